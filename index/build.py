@@ -1,0 +1,55 @@
+"""Build an index version from chunks and publish it atomically (see ``index.layout``)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from index.embedder import Embedder
+from index.keyword import KeywordIndex
+from index.layout import IndexLayout
+from index.manifest import Manifest
+from index.store import write_store
+from index.tokenize import ANALYZER
+from index.vectors import VectorIndex
+from kb.model import Chunk, Document
+
+Progress = Callable[[str, int, int], None]  # (stage, advance, total)
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What both legs index: the heading path (title > chapter > section) and the text."""
+    return chunk.heading() + "\n" + chunk.text
+
+
+def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Chunk],
+                  embedder: Embedder, *, model: str, chunk_size: int, chunk_overlap: int,
+                  progress: Progress | None = None, keep: int = 2) -> Path:
+    """Write a complete version into staging, publish it, prune old versions; returns its folder."""
+    started = time.perf_counter()
+    layout = IndexLayout(root)
+    staged = layout.new_staging()
+    try:
+        texts = [indexed_text(c) for c in chunks]
+        total = len(texts)
+        vectors = embedder.embed_passages(
+            texts, progress=(lambda n: progress("embed", n, total)) if progress else None)
+        VectorIndex.build(vectors, embedder.dim).save(staged / "vectors.faiss")
+        KeywordIndex.build(texts).save(staged / "keyword")
+        counts: dict[str, int] = {}
+        for c in chunks:
+            counts[c.source_id] = counts.get(c.source_id, 0) + 1
+        write_store(staged / "chunks.sqlite", chunks, (
+            {"source_id": d.source_id, "path": d.path, "title": d.title, "language": d.language,
+             "edition": d.edition, "content_hash": d.content_hash, "chunks": counts.get(d.source_id, 0),
+             "issues": d.issues} for d in documents))
+        Manifest(model_id=embedder.model_id, model=model, dim=embedder.dim, analyzer=ANALYZER,
+                 chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunks=total,
+                 sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 build_seconds=round(time.perf_counter() - started, 3)).write(staged)
+        final = layout.publish(staged)
+    except BaseException:
+        layout.discard(staged)
+        raise
+    layout.prune(keep)
+    return final

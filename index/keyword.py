@@ -1,0 +1,60 @@
+"""The keyword leg: BM25 (bm25s) over ``index.tokenize`` tokens, saved without pickle."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from index.tokenize import tokenize
+
+K1, B = 1.5, 0.75
+
+
+def _bm25s():
+    import bm25s
+
+    # bm25s configures its own logger on import; keep the library quiet unless asked.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+class KeywordIndex:
+    """BM25 scores for every indexed row; rows are the positions of the texts given to ``build``."""
+
+    def __init__(self, retriever, size: int) -> None:
+        self._retriever = retriever
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "KeywordIndex":
+        bm25s = _bm25s()
+        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever.index([tokenize(t) for t in texts], show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, directory: Path) -> None:
+        self._retriever.save(str(directory), allow_pickle=False, show_progress=False)
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> "KeywordIndex":
+        bm25s = _bm25s()
+        retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False,
+                                    show_progress=False, verbosity=0)
+        return cls(retriever, size)
+
+    def search(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` rows with a positive score, best first: (rows, scores)."""
+        return self.search_tokens(tokenize(query), n)
+
+    def search_tokens(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = self._retriever.get_tokens_ids(tokens)
+        if not ids or self.size == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        scores = self._retriever.get_scores_from_ids(ids)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        keep = scores[top] > 0
+        return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)

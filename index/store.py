@@ -1,0 +1,100 @@
+"""Chunk metadata and text in SQLite; row numbers are shared with the vector and keyword legs."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from kb.model import Chunk, PageIssue
+
+_SCHEMA = """
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, source_id TEXT NOT NULL,
+    title TEXT NOT NULL, language TEXT NOT NULL, edition TEXT NOT NULL, text TEXT NOT NULL,
+    section_path TEXT NOT NULL, section_id TEXT, page_index INTEGER, page_label TEXT,
+    page_end_index INTEGER, page_end_label TEXT, char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL, path TEXT NOT NULL, url TEXT
+);
+CREATE INDEX chunks_source ON chunks(source_id);
+CREATE INDEX chunks_section ON chunks(language, section_id);
+CREATE TABLE sources (
+    source_id TEXT PRIMARY KEY, path TEXT NOT NULL, title TEXT NOT NULL, language TEXT NOT NULL,
+    edition TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, issues TEXT NOT NULL
+);
+"""
+_COLUMNS = ("chunk_id", "source_id", "title", "language", "edition", "text", "section_path",
+            "section_id", "page_index", "page_label", "page_end_index", "page_end_label",
+            "char_start", "char_end", "path", "url")
+
+
+def write_store(path: Path, chunks: Sequence[Chunk], sources: Iterable[dict]) -> None:
+    """Create the store at ``path`` (a new file) with ``chunks`` at rows 0..n-1."""
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(_SCHEMA)
+        con.executemany(
+            f"INSERT INTO chunks (row, {', '.join(_COLUMNS)}) VALUES (?{', ?' * len(_COLUMNS)})",
+            ((row, *_values(c)) for row, c in enumerate(chunks)))
+        con.executemany(
+            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((s["source_id"], s["path"], s["title"], s["language"], s["edition"], s["content_hash"],
+              s["chunks"], json.dumps([i.to_dict() for i in s["issues"]], ensure_ascii=False))
+             for s in sources))
+        con.commit()
+    finally:
+        con.close()
+
+
+def _values(c: Chunk) -> tuple:
+    d = c.to_dict()
+    d["section_path"] = json.dumps(list(c.section_path), ensure_ascii=False)
+    return tuple(d[k] for k in _COLUMNS)
+
+
+class ChunkStore:
+    """Read-only access, shareable between threads (one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _query(self, sql: str, args: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._con.execute(sql, args).fetchall()
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        found = self._query(f"SELECT row, {', '.join(_COLUMNS)} FROM chunks WHERE row IN ({marks})",
+                            [int(r) for r in rows])
+        return {r[0]: _chunk(r[1:]) for r in found}
+
+    def section(self, language: str, section_id: str) -> list[Chunk]:
+        """Chunks of a section and its subsections (``1.1`` matches ``1.1`` and ``1.1.3``)."""
+        rows = self._query(
+            f"SELECT {', '.join(_COLUMNS)} FROM chunks WHERE language = ? AND "
+            f"(section_id = ? OR section_id LIKE ?) ORDER BY row", (language, section_id, section_id + ".%"))
+        return [_chunk(r) for r in rows]
+
+    def sources(self) -> list[dict]:
+        rows = self._query("SELECT source_id, path, title, language, edition, content_hash, chunks, issues "
+                           "FROM sources ORDER BY source_id")
+        keys = ("source_id", "path", "title", "language", "edition", "content_hash", "chunks")
+        out = []
+        for r in rows:
+            d = dict(zip(keys, r[:7]))
+            d["issues"] = [PageIssue(**i) for i in json.loads(r[7])]
+            out.append(d)
+        return out
+
+
+def _chunk(values: Sequence) -> Chunk:
+    d = dict(zip(_COLUMNS, values))
+    d["section_path"] = tuple(json.loads(d["section_path"]))
+    return Chunk(**d)

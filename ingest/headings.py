@@ -1,0 +1,49 @@
+"""Heading numbers as printed in Japanese government documents, and dotted section ids.
+
+``第1章`` / ``第一章`` -> 1, ``1 在留カード`` / ``１．`` -> 1, ``(3) 紛失`` / ``（３）`` -> 3.
+A section id joins the numbers of the numbered headings on a path: ``"1.1.3"``.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+_CHAPTER = re.compile(r"^第\s*([0-9〇零一二三四五六七八九十百千]+)\s*[章編部]")
+_NUMBERED = re.compile(r"^([0-9]{1,2})(?:[.．、]|\s)\s*\S")
+_PAREN = re.compile(r"^[(（]\s*([0-9]{1,2})\s*[)）]\s*\S")
+
+
+def kanji_to_int(text: str) -> int | None:
+    """``"十九"`` -> 19, ``"百二"`` -> 102, ``"12"`` -> 12; None if not a number."""
+    text = unicodedata.normalize("NFKC", text)
+    if text.isdigit():
+        return int(text)
+    total, digit = 0, None
+    for ch in text:
+        if ch in _KANJI_DIGITS:
+            digit = _KANJI_DIGITS[ch]
+        elif ch in _KANJI_UNITS:
+            total += (digit if digit is not None else 1) * _KANJI_UNITS[ch]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0)
+
+
+def heading_number(heading: str) -> int | None:
+    """The number a heading carries in guidebook style, or None for an unnumbered heading."""
+    text = unicodedata.normalize("NFKC", heading).strip()
+    for pattern in (_CHAPTER, _PAREN, _NUMBERED):
+        m = pattern.match(text)
+        if m:
+            return kanji_to_int(m.group(1))
+    return None
+
+
+def section_id(path: tuple[str, ...]) -> str | None:
+    """Dotted id of the numbered headings on ``path`` (``"1.1.3"``); None if none is numbered."""
+    numbers = [n for n in (heading_number(h) for h in path) if n is not None]
+    return ".".join(str(n) for n in numbers) or None

@@ -1,0 +1,67 @@
+"""Find source files under the paths a user gives and load each with the right loader.
+
+Supported: ``.pdf`` (pypdf), ``.md``/``.markdown``, ``.txt``, and e-Gov law HTML (``.html``/``.htm``).
+Source ids are paths relative to the folder given (``ja/01_nyukoku_zairyu.md``), or the file name
+for a file given directly, so the same tree ingested from another machine gets the same ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from kb.errors import IngestError
+from kb.model import Document
+
+SUFFIXES = {".pdf", ".md", ".markdown", ".txt", ".html", ".htm"}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    source_id: str
+
+
+def collect(paths: Sequence[Path]) -> list[SourceFile]:
+    """Every supported file under ``paths`` (sorted, deduplicated); a missing path is an error."""
+    found: dict[str, SourceFile] = {}
+    for given in map(Path, paths):
+        if not given.exists():
+            raise IngestError(f"{given}: no such file or folder")
+        for f in _walk(given):
+            found.setdefault(str(f.path.resolve()), f)
+    return sorted(found.values(), key=lambda f: f.source_id)
+
+
+def _walk(given: Path) -> Iterator[SourceFile]:
+    if given.is_file():
+        yield SourceFile(given, given.name)
+        return
+    for path in sorted(given.rglob("*")):
+        if path.is_file() and path.suffix.lower() in SUFFIXES and not path.name.startswith("."):
+            yield SourceFile(path, path.relative_to(given).as_posix())
+
+
+def load(source: SourceFile) -> Document:
+    """Load one file; raises IngestError (naming the file) if it cannot be read at all."""
+    suffix = source.path.suffix.lower()
+    if suffix == ".pdf":
+        from ingest.pdf import load_pdf
+
+        return load_pdf(source.path, source_id=source.source_id)
+    if suffix in (".md", ".markdown"):
+        from ingest.markdown import load_markdown
+
+        return load_markdown(source.path, source_id=source.source_id)
+    if suffix == ".txt":
+        from ingest.markdown import load_text
+
+        return load_text(source.path, source_id=source.source_id)
+    if suffix in (".html", ".htm"):
+        from ingest.lawhtml import is_law_html, load_law_html
+
+        if not is_law_html(source.path):
+            raise IngestError(f"{source.path}: HTML that is not an e-Gov law page is not supported")
+        return load_law_html(source.path, source_id=source.source_id)
+    raise IngestError(f"{source.path}: unsupported file type {suffix or '(none)'}; "
+                      f"supported: {', '.join(sorted(SUFFIXES))}")

@@ -1,0 +1,144 @@
+"""Markdown and plain-text sources: headings become the section path.
+
+Markdown may start with TOML front matter between ``+++`` lines (title, language, edition, url,
+sample, notice). ``<!-- page: N -->`` comments set the printed page label of what follows, so a
+sample shaped like the printed guidebook cites pages like the real one. A blockquote before the
+first heading is the document's notice: kept in ``meta``, not indexed.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from ingest.headings import section_id
+from kb.errors import IngestError
+from kb.model import Block, Document
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_PAGE = re.compile(r"^<!--\s*page:\s*([^\s>]+)\s*-->\s*$")
+_TEXT_HEADING = re.compile(r"^第\s*[0-9０-９〇一二三四五六七八九十百]+\s*[章節]\s*\S")
+
+
+def read_text_file(path: Path) -> str:
+    """Read a UTF-8 text file, turning every failure into an IngestError that names the file."""
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise IngestError(f"{path}: not UTF-8 text; convert it to UTF-8 first") from None
+    if not text.strip():
+        raise IngestError(f"{path}: the file is empty")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
+    if not text.startswith("+++\n"):
+        return {}, text
+    end = text.find("\n+++", 4)
+    if end < 0:
+        raise IngestError(f"{path}: front matter opened with +++ but never closed")
+    try:
+        meta = tomllib.loads(text[4:end])
+    except tomllib.TOMLDecodeError as exc:
+        raise IngestError(f"{path}: front matter is not valid TOML ({exc})") from None
+    return meta, text[end + 4:].lstrip("\n")
+
+
+def load_markdown(path: Path, *, source_id: str | None = None, title: str | None = None,
+                  language: str | None = None, edition: str | None = None,
+                  url: str | None = None) -> Document:
+    """Load a ``.md`` file; arguments override front matter, which overrides defaults."""
+    meta, body = split_front_matter(read_text_file(path), path)
+    blocks, notice = _markdown_blocks(body)
+    return _document(path, blocks, meta, notice, source_id, title, language, edition, url)
+
+
+def load_text(path: Path, *, source_id: str | None = None, title: str | None = None,
+              language: str | None = None, edition: str | None = None,
+              url: str | None = None) -> Document:
+    """Load a ``.txt`` file: paragraphs split at blank lines; ``第N章/節`` lines are headings."""
+    text = read_text_file(path)
+    path_stack: list[str] = []
+    blocks: list[Block] = []
+    for para in re.split(r"\n\s*\n", text):
+        lines = [ln.strip() for ln in para.strip().split("\n") if ln.strip()]
+        while lines and _TEXT_HEADING.match(lines[0]) and len(lines[0]) <= 60:
+            heading = lines.pop(0)
+            level = 0 if "章" in heading[:6] else 1
+            path_stack = path_stack[:level] + [heading]
+        if lines:
+            section = tuple(path_stack)
+            blocks.append(Block("\n".join(lines), section, section_id(section)))
+    return _document(path, blocks, {}, "", source_id, title, language, edition, url)
+
+
+def _markdown_blocks(body: str) -> tuple[list[Block], str]:
+    headings: list[tuple[int, str]] = []  # (level, text) stack
+    page: str | None = None
+    blocks: list[Block] = []
+    notice: list[str] = []
+    para: list[str] = []
+    para_kind = "text"
+
+    def flush() -> None:
+        nonlocal para, para_kind
+        text = "\n".join(para).strip()
+        if text:
+            section = tuple(h for _, h in headings)
+            blocks.append(Block(text, section, section_id(section), None, page, para_kind))
+        para, para_kind = [], "text"
+
+    for line in body.split("\n"):
+        stripped = line.strip()
+        if m := _PAGE.match(stripped):
+            flush()
+            page = m.group(1)
+        elif m := _HEADING.match(stripped):
+            flush()
+            level = len(m.group(1))
+            headings = [(lv, h) for lv, h in headings if lv < level] + [(level, m.group(2))]
+        elif not stripped:
+            flush()
+        elif stripped.startswith(">") and not headings and not blocks:
+            notice.append(stripped.lstrip("> ").strip())
+        else:
+            kind = "table" if stripped.startswith("|") else "text"
+            if para and kind != para_kind:
+                flush()
+            para_kind = kind
+            if kind == "table" and re.fullmatch(r"\|?[\s:|-]+\|?", stripped):
+                continue  # the |---|---| separator row carries no text
+            para.append(stripped)
+    flush()
+    return blocks, " ".join(notice)
+
+
+def _document(path: Path, blocks: list[Block], meta: dict, notice: str, source_id: str | None,
+              title: str | None, language: str | None, edition: str | None,
+              url: str | None) -> Document:
+    extra = {k: str(v) for k, v in meta.items()
+             if k not in {"title", "language", "edition", "url"}}
+    if notice and "notice" not in extra:
+        extra["notice"] = notice
+    return Document(
+        source_id=source_id or path.name,
+        path=str(path),
+        title=title or str(meta.get("title") or path.stem),
+        language=language or str(meta.get("language") or "") or _guess(blocks),
+        edition=edition or str(meta.get("edition") or ""),
+        blocks=tuple(blocks),
+        url=url or meta.get("url"),
+        meta=extra,
+    )
+
+
+def _guess(blocks: list[Block]) -> str:
+    from ingest.language import guess_language
+
+    return guess_language(" ".join(b.text for b in blocks[:20]))

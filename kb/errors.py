@@ -1,0 +1,34 @@
+"""Library exceptions. Each message is one line a user can act on; the CLI prints it as is."""
+from __future__ import annotations
+
+
+class KBError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(KBError):
+    """A setting has a bad value (the message names the setting and the valid choices)."""
+
+
+class IngestError(KBError):
+    """A source could not be read at all: missing, empty, corrupt, encrypted, unsupported."""
+
+
+class ModelError(KBError):
+    """The embedding model could not be found, converted or loaded."""
+
+
+class IndexError_(KBError):
+    """Base for index problems (named with a trailing underscore to keep the builtin usable)."""
+
+
+class IndexNotFoundError(IndexError_):
+    """No published index at the given location."""
+
+
+class IndexMismatchError(IndexError_):
+    """The index was built with another model or an incompatible format."""
+
+
+class QueryError(KBError):
+    """The query cannot be searched (empty, too long, bad k)."""

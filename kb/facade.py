@@ -1,0 +1,153 @@
+"""KnowledgeBase: the one public entry point, used by the CLI, the bots and the tests."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from kb.config import DEFAULT_MODEL, SAMPLE_DIR, Settings
+from kb.errors import IndexMismatchError, IngestError
+from kb.model import Answer, IngestReport, SearchResult, SourceReport
+
+Progress = Callable[[str, int, int], None]  # (stage, advance, total): "load" per file, "embed" per chunk
+
+
+class KnowledgeBase:
+    """A published index plus the model that reads it. Safe to share between threads.
+
+    >>> kb = KnowledgeBase.open()                      # the default index (sample guidebook)
+    >>> hit = kb.search("在留カードをなくした", k=3).hits[0]
+    >>> hit.citation.label()
+    '生活・就労ガイドブック（サンプル） [ja, sample-2026] § 1.1.3 第1章 入国・在留手続 > 1 在留カード > (3) 紛失, p. 3'
+    """
+
+    def __init__(self, version: Any, embedder: Any, settings: Settings) -> None:
+        from answer.retrieve import HybridRetriever
+
+        self.settings = settings
+        self._version = version
+        self._retriever = HybridRetriever(version, embedder, settings)
+        self._lock = threading.Lock()
+
+    # -- opening and building -------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, settings: Settings | None = None,
+             progress: Progress | None = None, **overrides: Any) -> "KnowledgeBase":
+        """Open the index at ``path`` (default: the configured index, built from the sample on first use)."""
+        from index.embedder import load_embedder, model_identity
+        from index.layout import IndexLayout
+        from index.reader import open_version
+
+        settings = settings or Settings.load(index=path, **overrides)
+        if path is not None:
+            settings = settings.with_(index=Path(path))
+        if IndexLayout(settings.index).current() is None and cls._is_default(settings, path):
+            cls.build([SAMPLE_DIR], settings=settings, progress=progress)
+        version = open_version(settings.index)
+        manifest = version.manifest
+        model = settings.model or manifest.model
+        if settings.model and model_identity(settings.model) != manifest.model_id:
+            version.close()
+            raise IndexMismatchError(
+                f"index {settings.index} was built with model {manifest.model_id}, but the configured "
+                f"model is {model_identity(settings.model)}; rebuild with `kb ingest ... --model "
+                f"{settings.model}` or unset KB_MODEL")
+        embedder = load_embedder(model, settings.model_cache, threads=settings.threads,
+                                 batch_size=settings.batch_size)
+        if embedder.dim != manifest.dim:
+            version.close()
+            raise IndexMismatchError(f"model {model} gives {embedder.dim}-d vectors but the index holds "
+                                     f"{manifest.dim}-d; rebuild with `kb ingest`")
+        return cls(version, embedder, settings)
+
+    @staticmethod
+    def _is_default(settings: Settings, path: str | Path | None) -> bool:
+        return path is None and settings.index == Settings.load(home=settings.home).index
+
+    @classmethod
+    def build(cls, paths: Sequence[str | Path], *, index: str | Path | None = None,
+              settings: Settings | None = None, progress: Progress | None = None,
+              **overrides: Any) -> IngestReport:
+        """Index exactly the files under ``paths`` as a new version of the index and publish it.
+
+        Files that cannot be read are reported (``SourceReport.error``) and skipped; pages that are
+        image-only or garbled are reported in ``issues``. Raises IngestError when nothing is indexable.
+        """
+        from index.build import build_version
+        from index.embedder import load_embedder
+        from ingest.chunker import chunk_document
+        from ingest.loader import collect, load
+
+        settings = (settings or Settings.load(**overrides)).with_(index=Path(index) if index else None)
+        started = time.perf_counter()
+        files = collect([Path(p) for p in paths])
+        if not files:
+            raise IngestError(f"no supported files under {', '.join(map(str, paths))} "
+                              "(.pdf, .md, .txt, e-Gov law .html)")
+        documents, chunks, reports = [], [], []
+        for source in files:
+            try:
+                doc = load(source)
+            except IngestError as exc:
+                reports.append(SourceReport(source.source_id, str(source.path), error=str(exc)))
+            else:
+                doc_chunks = chunk_document(doc, settings.chunk_size, settings.chunk_overlap)
+                documents.append(doc)
+                chunks.extend(doc_chunks)
+                reports.append(SourceReport(doc.source_id, doc.path, len(doc_chunks), doc.language, doc.issues))
+            if progress:
+                progress("load", 1, len(files))
+        if not chunks:
+            reasons = "; ".join(r.error or f"{r.source_id}: no indexable text" for r in reports)
+            raise IngestError(f"nothing to index: {reasons}")
+        model = settings.model or DEFAULT_MODEL
+        embedder = load_embedder(model, settings.model_cache, threads=settings.ingest_threads,
+                                 batch_size=settings.batch_size)
+        embed_started = time.perf_counter()
+        version = build_version(settings.index, documents, chunks, embedder, model=model,
+                                chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+                                progress=progress)
+        embed_seconds = time.perf_counter() - embed_started
+        return IngestReport(str(settings.index), version.name, tuple(reports), len(chunks),
+                            time.perf_counter() - started, embed_seconds)
+
+    # -- reading ----------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, *, mode: str = "hybrid") -> SearchResult:
+        """Ranked hits for ``query`` (hybrid by default; ``mode="dense"``/``"keyword"`` for one leg)."""
+        return self._retriever.search(query, k, mode=mode)
+
+    def ask(self, query: str, k: int | None = None) -> Answer:
+        """An answer made of cited passages (see ``answer.compose``)."""
+        from answer.compose import passages_answer
+
+        started = time.perf_counter()
+        result = self.search(query, k)
+        answer = passages_answer(result)
+        answer.timings_ms["answer_total"] = (time.perf_counter() - started) * 1e3
+        return answer
+
+    def status(self) -> dict[str, Any]:
+        """Index location, model, counts per source and language (the ``kb status --json`` schema)."""
+        m = self._version.manifest
+        sources = self._version.store.sources()
+        languages: dict[str, int] = {}
+        for s in sources:
+            languages[s["language"]] = languages.get(s["language"], 0) + s["chunks"]
+        return {
+            "index": str(self.settings.index), "version": self._version.path.name,
+            "model": m.model_id, "dim": m.dim, "analyzer": m.analyzer, "chunks": m.chunks,
+            "chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap, "created": m.created,
+            "fusion": self.settings.fusion, "languages": languages,
+            "sources": [{**{k: v for k, v in s.items() if k != "issues"},
+                         "skipped_pages": len(s["issues"])} for s in sources],
+        }
+
+    def close(self) -> None:
+        self._version.close()
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,72 @@
+"""The `kb` commands through typer's runner, with the fake embedder."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def index(tmp_path, fake_embedder):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "guide.md").write_text(
+        "+++\ntitle = \"案内\"\nlanguage = \"ja\"\nedition = \"t\"\n+++\n<!-- page: 7 -->\n# 第1章 手続\n\n"
+        "## 1 在留カード\n在留カードをなくしたら警察に届けます。\n\n## 2 住所\n引っ越したら14日以内に届け出ます。\n",
+        encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(src), "--index", str(tmp_path / "idx"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["chunks"] == 2 and report["sources"][0]["source_id"] == "guide.md"
+    return tmp_path / "idx"
+
+
+def test_search_json_schema(index):
+    result = runner.invoke(app, ["search", "在留カード なくした", "--index", str(index), "--json", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"query", "hits", "timings_ms"}
+    hit = data["hits"][0]
+    assert set(hit) == {"rank", "score", "dense_score", "keyword_score", "text", "citation"}
+    assert hit["citation"]["section_id"] == "1.1" and hit["citation"]["page_label"] == "7"
+    assert hit["citation"]["label"].startswith("案内 [ja, t] § 1.1")
+
+
+def test_search_table_and_ask_and_status(index):
+    result = runner.invoke(app, ["search", "引っ越し", "--index", str(index)])
+    assert result.exit_code == 0 and "住所" in result.stdout
+    result = runner.invoke(app, ["ask", "引っ越したら何をしますか", "--index", str(index)])
+    assert result.exit_code == 0 and "[1]" in result.stdout and "Sources" in result.stdout
+    data = json.loads(runner.invoke(app, ["ask", "引っ越し", "--index", str(index), "--json"]).stdout)
+    assert set(data) == {"query", "abstained", "note", "sentences", "sources", "timings_ms"}
+    assert data["sources"][0]["number"] == 1
+    data = json.loads(runner.invoke(app, ["status", "--index", str(index), "--json"]).stdout)
+    assert data["chunks"] == 2 and data["sources"][0]["title"] == "案内"
+
+
+def test_index_from_environment(index, monkeypatch):
+    monkeypatch.setenv("KB_INDEX", str(index))
+    assert runner.invoke(app, ["status", "--json"]).exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "  "], "query is empty"),
+    (["ingest", "/no/such/path"], "no such file or folder"),
+    (["status", "--index", "/no/such/index"], "no index at"),
+])
+def test_user_mistakes_are_one_line_errors(args, message, tmp_path, fake_embedder, index):
+    if args[0] == "search":
+        args = [*args, "--index", str(index)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.output + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_setting_is_an_error(index, monkeypatch):
+    monkeypatch.setenv("KB_FUSION", "borda")
+    result = runner.invoke(app, ["search", "x", "--index", str(index)])
+    assert result.exit_code == 1 and "choose from" in result.stderr

@@ -1,0 +1,138 @@
+"""Ingest -> index -> search end to end with the fake embedder (fast); the real model is in test_real_model."""
+import json
+import sqlite3
+
+import pytest
+
+from index.layout import IndexLayout
+from kb import KnowledgeBase
+from kb.errors import IndexNotFoundError, IngestError, QueryError
+
+SAMPLE = """+++
+title = "テスト文書"
+language = "ja"
+edition = "test-1"
++++
+
+> サンプル：テスト用です。
+
+<!-- page: 3 -->
+# 第1章 入国・在留手続
+
+## 1 在留カード
+
+### (3) 紛失
+在留カードをなくしたときは、警察に遺失届を出します。14日以内に地方出入国在留管理官署で再交付を申請します。
+
+<!-- page: 92 -->
+# 第8章 税金
+
+## 2 住民税
+住民税は1月1日に住んでいる市区町村が前の年の所得に対して課税します。
+"""
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "guide.md").write_text(SAMPLE, encoding="utf-8")
+    (folder / "notes.txt").write_text("第1章 ごみ\n\nごみは朝8時までに出してください。\n", encoding="utf-8")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    return folder
+
+
+def test_build_search_and_cite(corpus, tmp_path, fake_embedder):
+    report = KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    by_id = {s.source_id: s for s in report.sources}
+    assert by_id["guide.md"].chunks == 2 and by_id["notes.txt"].chunks == 1
+    assert "broken.pdf" in by_id and by_id["broken.pdf"].error  # reported, not fatal
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        result = kb.search("在留カードをなくした", k=3)
+        top = result.hits[0]
+        assert top.chunk.section_id == "1.1.3" and top.keyword_score and top.keyword_score > 0
+        c = top.citation
+        assert (c.title, c.language, c.edition, c.page_label) == ("テスト文書", "ja", "test-1", "3")
+        assert c.label() == "テスト文書 [ja, test-1] § 1.1.3 第1章 入国・在留手続 > 1 在留カード > (3) 紛失, p. 3"
+        assert set(result.timings_ms) >= {"embed", "dense", "keyword", "fusion", "total"}
+        assert json.loads(json.dumps(result.to_dict()))["hits"][0]["citation"]["section_id"] == "1.1.3"
+        answer = kb.ask("住民税はどこが課税しますか")
+        assert answer.sources[0].chunk.section_id == "8.2"
+        assert answer.sentences[0].citations == (1,)
+        assert answer.sentences[0].text in answer.sources[0].chunk.text
+        status = kb.status()
+        assert status["chunks"] == 3 and status["languages"] == {"ja": 3}
+        assert status["model"] == "fake/bigram-hash"
+
+
+def test_modes_and_query_errors(corpus, tmp_path, fake_embedder):
+    KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    kb = KnowledgeBase.open(tmp_path / "idx")
+    assert kb.search("住民税", k=1, mode="keyword").hits[0].chunk.section_id == "8.2"
+    assert kb.search("住民税", k=1, mode="dense").hits
+    assert kb.search("宇宙旅行のビザ", k=2, mode="keyword").hits == ()
+    for bad in ("", "   "):
+        with pytest.raises(QueryError, match="empty"):
+            kb.search(bad)
+    with pytest.raises(QueryError, match="limit"):
+        kb.search("あ" * 5000)
+    with pytest.raises(QueryError, match="k must"):
+        kb.search("住民税", k=0)
+    with pytest.raises(QueryError, match="mode"):
+        kb.search("住民税", mode="magic")
+
+
+def test_bad_inputs_are_clear_errors(tmp_path, fake_embedder):
+    with pytest.raises(IngestError, match="no such file"):
+        KnowledgeBase.build([tmp_path / "missing"], index=tmp_path / "idx")
+    empty = tmp_path / "empty.md"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(IngestError, match="nothing to index: .*empty"):
+        KnowledgeBase.build([empty], index=tmp_path / "idx")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(IngestError, match="no supported files"):
+        KnowledgeBase.build([tmp_path / "dir"], index=tmp_path / "idx")
+    with pytest.raises(IndexNotFoundError, match="kb ingest"):
+        KnowledgeBase.open(tmp_path / "nowhere")
+
+
+def test_rebuild_publishes_atomically_and_old_readers_keep_working(corpus, tmp_path, fake_embedder):
+    root = tmp_path / "idx"
+    KnowledgeBase.build([corpus], index=root)
+    old = KnowledgeBase.open(root)
+    first = IndexLayout(root).current()
+    (corpus / "guide.md").unlink()
+    KnowledgeBase.build([corpus], index=root)
+    second = IndexLayout(root).current()
+    assert first != second and not list((root / "staging").iterdir())
+    assert old.search("在留カード", k=1).hits[0].chunk.section_id == "1.1.3"  # old version still readable
+    with KnowledgeBase.open(root) as new:
+        assert new.status()["chunks"] == 1
+    old.close()
+
+
+def test_failed_build_leaves_live_index_untouched(corpus, tmp_path, fake_embedder, monkeypatch):
+    root = tmp_path / "idx"
+    KnowledgeBase.build([corpus], index=root)
+    live = IndexLayout(root).current()
+
+    def boom(*a, **kw):
+        raise RuntimeError("killed mid-embedding")
+
+    monkeypatch.setattr(fake_embedder, "embed_passages", boom)
+    with pytest.raises(RuntimeError):
+        KnowledgeBase.build([corpus], index=root)
+    assert IndexLayout(root).current() == live
+    assert not list((root / "staging").iterdir())
+    with KnowledgeBase.open(root) as kb:
+        assert kb.status()["chunks"] == 3
+
+
+def test_index_holds_no_pickles(corpus, tmp_path, fake_embedder):
+    KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    version = IndexLayout(tmp_path / "idx").current()
+    names = {p.name for p in version.rglob("*") if p.is_file()}
+    assert "manifest.json" in names and "chunks.sqlite" in names and "vectors.faiss" in names
+    assert not any(n.endswith((".pkl", ".pickle")) for n in names)
+    with sqlite3.connect(version / "chunks.sqlite") as con:
+        assert con.execute("SELECT count(*) FROM chunks").fetchone() == (3,)
