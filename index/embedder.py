@@ -38,6 +38,9 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"sentence-transformers is not installed ({exc}); pip install -e .") from None
         self.set_threads(threads)
         try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter the desk's terminal
             self._model = SentenceTransformer(name_or_path, device="cpu")
         except Exception as exc:  # the library raises many types for a missing/bad model
             raise ModelError(f"cannot load embedding model {name_or_path!r}: {str(exc).splitlines()[0]}") from None
@@ -45,7 +48,9 @@ class SentenceTransformerEmbedder:
         self._query_prompt = "query" if "query" in prompts else None
         self._passage_prompt = "passage" if "passage" in prompts else ("document" if "document" in prompts else None)
         self.model_id = model_id
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.batch_size = batch_size
         self._lock = threading.Lock()  # torch modules are not documented as thread-safe for inference
 

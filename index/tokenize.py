@@ -2,7 +2,7 @@
 
 Text is NFKC-normalised (full-width letters/digits/spaces become ASCII) and lower-cased. Text with
 kana or kanji goes through fugashi + unidic-lite and each morpheme is indexed by its dictionary
-form (lemma), so 紛失した / 紛失して / 紛失 all match; punctuation, symbols and spaces are dropped.
+form (lemma), so 紛失した / 紛失して / 紛失 all match; punctuation, particles and auxiliaries are dropped.
 Other text is split into words. Documents and queries must use the same ``ANALYZER`` (recorded in
 the index manifest), otherwise the keyword leg silently scores nothing.
 """
@@ -12,11 +12,14 @@ import re
 import threading
 import unicodedata
 
-ANALYZER = "fugashi-unidic-lite-lemma/1"
+ANALYZER = "fugashi-unidic-lite-lemma/2"
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_DROP_POS = {"補助記号", "空白", "記号"}
+# Punctuation, symbols, spaces, particles and auxiliaries carry no topic. Dropping particles and
+# auxiliaries measured +0.2 pt R@1 on JSQuAD (BM25 .889 -> .891, weighted .909 -> .911) and keeps
+# question words like "ですか" from matching every polite sentence of the guidebook.
+_DROP_POS = {"補助記号", "空白", "記号", "助詞", "助動詞"}
 _local = threading.local()
 
 
