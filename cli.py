@@ -22,7 +22,7 @@ from kb.errors import KBError
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Madoguchi: cited answers from the Living and Working Guidebook for consultation desks.")
 out = Console(soft_wrap=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however narrow the terminal
 
 IndexOpt = typer.Option(None, "--index", envvar="KB_INDEX", help="Index folder (default: $KB_HOME/index, "
                         "built from the sample guidebook on first use).")
@@ -60,14 +60,21 @@ def _progress(enabled: bool = True):
 
     labels = {"load": "Reading sources", "embed": "Embedding passages"}
     tasks: dict[str, int] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=False) as bar:
-        def update(stage: str, advance: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
-            bar.update(tasks[stage], advance=advance)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=err)
 
+    def update(stage: str, advance: int, total: int) -> None:
+        if not tasks:
+            bar.start()  # only when there is work to show: opening a built index prints nothing
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+        bar.update(tasks[stage], advance=advance)
+
+    try:
         yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
 def _open(index: Optional[Path], show_progress: bool):

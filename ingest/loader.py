@@ -1,8 +1,9 @@
 """Find source files under the paths a user gives and load each with the right loader.
 
 Supported: ``.pdf`` (pypdf), ``.md``/``.markdown``, ``.txt``, and e-Gov law HTML (``.html``/``.htm``).
-Source ids are paths relative to the folder given (``ja/01_nyukoku_zairyu.md``), or the file name
-for a file given directly, so the same tree ingested from another machine gets the same ids.
+Source ids are paths from the folder given, starting with its name (``ja/01_nyukoku_zairyu.md`` for
+the folder ``data/guidebook/ja``), or the file name for a file given directly, so the same tree
+ingested from another machine gets the same ids. Two files that would share an id are an error.
 """
 from __future__ import annotations
 
@@ -25,11 +26,18 @@ class SourceFile:
 def collect(paths: Sequence[Path]) -> list[SourceFile]:
     """Every supported file under ``paths`` (sorted, deduplicated); a missing path is an error."""
     found: dict[str, SourceFile] = {}
+    ids: dict[str, Path] = {}
     for given in map(Path, paths):
         if not given.exists():
             raise IngestError(f"{given}: no such file or folder")
         for f in _walk(given):
-            found.setdefault(str(f.path.resolve()), f)
+            key = str(f.path.resolve())
+            if key in found:
+                continue
+            if f.source_id in ids:
+                raise IngestError(f"{ids[f.source_id]} and {f.path} would both get the source id "
+                                  f"{f.source_id!r}; ingest their common parent folder instead")
+            found[key], ids[f.source_id] = f, f.path
     return sorted(found.values(), key=lambda f: f.source_id)
 
 
@@ -39,7 +47,7 @@ def _walk(given: Path) -> Iterator[SourceFile]:
         return
     for path in sorted(given.rglob("*")):
         if path.is_file() and path.suffix.lower() in SUFFIXES and not path.name.startswith("."):
-            yield SourceFile(path, path.relative_to(given).as_posix())
+            yield SourceFile(path, (Path(given.resolve().name) / path.relative_to(given)).as_posix())
 
 
 def load(source: SourceFile) -> Document:

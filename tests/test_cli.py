@@ -20,7 +20,7 @@ def index(tmp_path, fake_embedder):
     result = runner.invoke(app, ["ingest", str(src), "--index", str(tmp_path / "idx"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["chunks"] == 2 and report["sources"][0]["source_id"] == "guide.md"
+    assert report["chunks"] == 2 and report["sources"][0]["source_id"] == "src/guide.md"
     return tmp_path / "idx"
 
 

@@ -45,8 +45,8 @@ def corpus(tmp_path):
 def test_build_search_and_cite(corpus, tmp_path, fake_embedder):
     report = KnowledgeBase.build([corpus], index=tmp_path / "idx")
     by_id = {s.source_id: s for s in report.sources}
-    assert by_id["guide.md"].chunks == 2 and by_id["notes.txt"].chunks == 1
-    assert "broken.pdf" in by_id and by_id["broken.pdf"].error  # reported, not fatal
+    assert by_id["src/guide.md"].chunks == 2 and by_id["src/notes.txt"].chunks == 1
+    assert "src/broken.pdf" in by_id and by_id["src/broken.pdf"].error  # reported, not fatal
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         result = kb.search("在留カードをなくした", k=3)
         top = result.hits[0]
@@ -136,3 +136,54 @@ def test_index_holds_no_pickles(corpus, tmp_path, fake_embedder):
     assert not any(n.endswith((".pkl", ".pickle")) for n in names)
     with sqlite3.connect(version / "chunks.sqlite") as con:
         assert con.execute("SELECT count(*) FROM chunks").fetchone() == (3,)
+
+
+def test_source_ids_start_at_the_given_folder_and_never_collide(tmp_path, fake_embedder):
+    from ingest.loader import collect
+
+    for lang in ("ja", "en"):
+        (tmp_path / lang).mkdir()
+        (tmp_path / lang / "01.md").write_text("# 1 x\n本文です。\n", encoding="utf-8")
+    ids = [f.source_id for f in collect([tmp_path / "ja", tmp_path / "en"])]
+    assert ids == ["en/01.md", "ja/01.md"]
+    assert [f.source_id for f in collect([tmp_path / "ja" / "01.md"])] == ["01.md"]
+    with pytest.raises(IngestError, match="would both get the source id '01.md'"):
+        collect([tmp_path / "ja" / "01.md", tmp_path / "en" / "01.md"])
+
+
+def test_default_index_is_built_from_the_sample_on_first_use(isolated_home, fake_embedder):
+    stages = []
+    kb = KnowledgeBase.open(progress=lambda stage, n, total: stages.append(stage))
+    status = kb.status()
+    assert status["index"] == str(isolated_home / "index")
+    assert {"ja", "en"} <= set(status["languages"]) and "load" in stages and "embed" in stages
+    assert all(s["title"] for s in status["sources"])
+    calls = fake_embedder.passage_calls
+    KnowledgeBase.open().close()  # second open reuses the published index
+    assert fake_embedder.passage_calls == calls
+    kb.close()
+
+
+def test_every_sample_file_is_labelled_as_a_sample():
+    from kb.config import SAMPLE_DIR
+    from ingest.loader import collect, load
+
+    files = collect([SAMPLE_DIR])
+    assert len(files) >= 12
+    for f in files:
+        doc = load(f)
+        assert doc.meta.get("sample") == "True" and doc.meta.get("notice"), f.source_id
+        assert doc.edition == "sample-2026" and doc.blocks
+
+
+def test_law_html_hits_cite_the_article(tmp_path, fake_embedder):
+    from tests.conftest import shared
+
+    law = shared("corpus", "laws", "326CO0000000319_20250601_505AC0000000028.html")
+    KnowledgeBase.build([law], index=tmp_path / "idx")
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        hit = kb.search("新規上陸後の住居地届出 十四日以内", k=3, mode="keyword").hits[0]
+        assert hit.chunk.section_id == "第十九条の七"
+        assert hit.citation.title == "出入国管理及び難民認定法"
+        assert hit.citation.url.startswith("https://laws.e-gov.go.jp/law/326CO0000000319")
+        assert "第十九条の七" in hit.citation.label()
