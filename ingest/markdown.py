@@ -11,13 +11,13 @@ import re
 import tomllib
 from pathlib import Path
 
-from ingest.headings import section_id
+from ingest.headings import NUMERAL, section_id
 from kb.errors import IngestError
 from kb.model import Block, Document
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _PAGE = re.compile(r"^<!--\s*page:\s*([^\s>]+)\s*-->\s*$")
-_TEXT_HEADING = re.compile(r"^第\s*[0-9０-９〇一二三四五六七八九十百]+\s*[章節]\s*\S")
+_TEXT_HEADING = re.compile(rf"^第\s*{NUMERAL}\s*[章節]\s*\S")
 
 
 def read_text_file(path: Path) -> str:

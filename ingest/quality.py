@@ -205,16 +205,3 @@ def assess_page_text(text: str, *, has_images: bool = False) -> tuple[bool, str,
         f"partly garbled: {n_bad} of {len(lines)} lines dropped as unreadable (a font without "
         "a ToUnicode map?); the rest of the page is indexed")
 
-
-def guess_language(text: str) -> str:
-    """A placeholder language guess: "ja" when Han/kana dominate the letters, else "en"."""
-    letters = cjk = 0
-    for ch in text:
-        if unicodedata.category(ch)[0] != "L":
-            continue
-        letters += 1
-        if char_script(ch) == "cjk":
-            cjk += 1
-    # Japanese running text is ~90% Han/kana even with Latin terms mixed in; 30% keeps a
-    # Japanese page with many acronyms/URLs on the right side.
-    return "ja" if letters and cjk / letters >= 0.3 else "en"

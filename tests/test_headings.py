@@ -21,3 +21,10 @@ def test_section_id_joins_numbered_levels():
 
 def test_kanji_numerals():
     assert [kanji_to_int(t) for t in ("十九", "二十", "百二", "三", "12", "１２", "一〇〇", "x")] == [19, 20, 102, 3, 12, 12, 100, None]
+
+
+def test_roman_numerals_and_korean_chapters():
+    assert [kanji_to_int(t) for t in ("Ⅰ", "Ⅳ", "Ⅸ", "Ⅹ", "IV", "XII", "①")] == [1, 4, 9, 10, 4, 12, 1]
+    assert heading_number("第Ⅱ章 在留手続") == 2
+    assert heading_number("제3장 주거") == 3 and heading_number("제 10 장") == 10
+    assert section_id(("第Ⅲ部 生活", "제1장 주거")) == "3.1"

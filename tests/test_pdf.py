@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pdf import _parse_page_number, clean_line, join_lines, load_pdf
-from ingest.quality import assess_page_text, char_script, garbled_line_mask, guess_language
+from ingest.language import guess_language
+from ingest.pdf import load_pdf
+from ingest.pdf.pagenumbers import parse_page_number
+from ingest.pdf.text import clean_line, join_lines
+from ingest.quality import assess_page_text, char_script, garbled_line_mask
 from kb.errors import IngestError
 from kb.model import Document
 from tests import pdfgen
@@ -205,12 +208,12 @@ def test_join_lines_and_clean_line() -> None:
 
 
 def test_printed_page_number_forms() -> None:
-    assert _parse_page_number("- 12 -") == (("", 12), "12")
-    assert _parse_page_number("１２") == (("", 12), "12")
-    assert _parse_page_number("— 7 —") == (("", 7), "7")
-    assert _parse_page_number("3-14") == (("3", 14), "3-14")  # chapter 3, page 14
-    assert _parse_page_number("ii") == (None, "ii")
-    assert _parse_page_number("第1章") is None and _parse_page_number("12月") is None
+    assert parse_page_number("- 12 -") == (("", 12), "12")
+    assert parse_page_number("１２") == (("", 12), "12")
+    assert parse_page_number("— 7 —") == (("", 7), "7")
+    assert parse_page_number("3-14") == (("3", 14), "3-14")  # chapter 3, page 14
+    assert parse_page_number("ii") == (None, "ii")
+    assert parse_page_number("第1章") is None and parse_page_number("12月") is None
 
 
 CLEAN_LINES = [

@@ -1,0 +1,84 @@
+"""Warm query latency per stage, and cold `kb ask` process time, on an index.
+
+    python bench/query_latency.py                 # the default index (sample guidebook)
+    python bench/query_latency.py --index DIR --runs 200
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ROOT, machine  # noqa: E402
+
+QUERIES = [
+    "在留カードをなくしたらどうすればいいですか", "引っ越したら何をしなければなりませんか",
+    "国民健康保険に入る手続", "年金の脱退一時金はいつまでに請求しますか", "子どもが生まれたときの届出",
+    "I lost my residence card", "How do I pay resident tax?", "Tôi bị mất thẻ cư trú",
+    "地震のときはどこに避難しますか", "ごみの出し方がわかりません", "確定申告の期間は", "救急車を呼ぶ番号",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", type=Path, default=None)
+    ap.add_argument("--runs", type=int, default=120)
+    ap.add_argument("--cold-runs", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    from kb import KnowledgeBase
+
+    started = time.perf_counter()
+    kb = KnowledgeBase.open(args.index)
+    open_s = time.perf_counter() - started
+    for q in QUERIES:  # warm-up
+        kb.search(q)
+    stages: dict[str, list[float]] = {}
+    for i in range(args.runs):
+        t0 = time.perf_counter()
+        answer = kb.ask(QUERIES[i % len(QUERIES)])
+        stages.setdefault("ask (wall)", []).append((time.perf_counter() - t0) * 1e3)
+        for name, ms in answer.timings_ms.items():
+            stages.setdefault(name, []).append(ms)
+    status = kb.status()
+    kb.close()
+
+    cold = []
+    cmd = [sys.executable, str(ROOT / "cli.py"), "ask", QUERIES[0], "--json"]
+    if args.index:
+        cmd += ["--index", str(args.index)]
+    for _ in range(args.cold_runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        cold.append(time.perf_counter() - t0)
+
+    report = {"machine": machine(), "index": status["index"], "chunks": status["chunks"], "model": status["model"],
+              "open_seconds": round(open_s, 3),
+              "warm_ms": {k: {"p50": round(statistics.median(v), 2), "p95": round(percentile(v, 0.95), 2)}
+                          for k, v in stages.items()},
+              "cold_ask_seconds": {"median": round(statistics.median(cold), 2), "runs": [round(c, 2) for c in cold]}}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    print(f"# {report['machine']}\n# index {report['index']}: {report['chunks']} chunks, model {report['model']}")
+    print(f"open (model + index, warm cache): {open_s:.2f} s")
+    print("| stage | p50 ms | p95 ms |\n|---|---|---|")
+    for k, v in report["warm_ms"].items():
+        print(f"| {k} | {v['p50']} | {v['p95']} |")
+    print(f"cold `kb ask` process: median {report['cold_ask_seconds']['median']} s over {args.cold_runs} runs")
+
+
+if __name__ == "__main__":
+    main()
