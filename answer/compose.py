@@ -1,15 +1,39 @@
-"""Turn ranked hits into an Answer whose every sentence cites a numbered source."""
+"""Turn retrieval results into an Answer a desk worker can verify: quoted sentences citing sources.
+
+The answer abstains when the knowledge base does not support one: ``support`` combines the best
+passage's cosine to the question (meaning) with the share of the question's keywords the best
+sentence contains (words); below the calibrated threshold the answer says so plainly and lists the
+nearest sections instead. See ``bench/abstention.py`` for how the threshold was chosen.
+"""
 from __future__ import annotations
 
-from kb.model import Answer, AnswerSentence, SearchResult
+from typing import Callable, Sequence
+
+import numpy as np
+
+from answer.extract import extract
+from index.keyword import KeywordIndex
+from kb.model import Answer, SearchResult
+
+NOT_FOUND = ("The knowledge base has no passage that answers this question. "
+             "The nearest sections are listed below; check them or refer the question onwards.")
+WORDS_WEIGHT = 0.1  # support = top cosine + WORDS_WEIGHT * best keyword coverage
 
 
-def passages_answer(result: SearchResult, passages: int = 3) -> Answer:
-    """The best ``passages`` quoted whole, each citing itself; no hits -> an abstaining answer."""
+def support_score(result: SearchResult, word_coverage: float) -> float:
+    dense = max((h.dense_score for h in result.hits if h.dense_score is not None), default=0.0)
+    return dense + WORDS_WEIGHT * word_coverage
+
+
+def compose_answer(result: SearchResult, query_vector: np.ndarray,
+                   embed_sentences: Callable[[Sequence[str]], np.ndarray], keyword: KeywordIndex, *,
+                   abstain_below: float, passages: int = 5, max_sentences: int = 4) -> Answer:
     hits = result.hits[:passages]
-    if not hits:
-        return Answer(result.query, (), (), abstained=True,
-                      note="Nothing in the knowledge base matches this question.",
-                      timings_ms=dict(result.timings_ms))
-    sentences = tuple(AnswerSentence(h.chunk.text, (i,)) for i, h in enumerate(hits, 1))
-    return Answer(result.query, sentences, hits, timings_ms=dict(result.timings_ms))
+    sentences, sources, words = extract(hits, result.query, query_vector, embed_sentences, keyword,
+                                        max_sentences=max_sentences)
+    support = support_score(result, words)
+    if not sentences or support < abstain_below:
+        return Answer(result.query, (), tuple(result.hits[:3]), abstained=True, note=NOT_FOUND,
+                      support=support, timings_ms=dict(result.timings_ms))
+    return Answer(result.query, tuple(sentences), tuple(sources), support=support,
+                  timings_ms=dict(result.timings_ms))

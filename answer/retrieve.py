@@ -34,27 +34,38 @@ class HybridRetriever:
         self._fuse = get_fusion(settings.fusion)
         self._weights = {"dense": settings.dense_weight, "keyword": settings.keyword_weight}
 
-    def legs(self, query: str, n: int, timings: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def legs(self, query: str, n: int, timings: dict[str, float],
+             vector: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each leg's top ``n`` (rows, scores) for ``query``; fills ``timings`` in ms."""
         t0 = time.perf_counter()
-        vector = self.embedder.embed_queries([query])[0]
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
+            timings["embed"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
         dense = self.version.vectors.search(vector, n)
         t2 = time.perf_counter()
         keyword = self.version.keyword.search(query, n)
         t3 = time.perf_counter()
-        timings.update(embed=(t1 - t0) * 1e3, dense=(t2 - t1) * 1e3, keyword=(t3 - t2) * 1e3)
+        timings.update(dense=(t2 - t1) * 1e3, keyword=(t3 - t2) * 1e3)
         return {"dense": dense, "keyword": keyword}
 
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid") -> SearchResult:
         """Top ``k`` hits; ``mode`` is ``hybrid`` or one leg alone (``dense``/``keyword``)."""
+        return self.search_with_vector(query, k, mode=mode)[0]
+
+    def search_with_vector(self, query: str, k: int | None = None, *,
+                           mode: str = "hybrid") -> tuple[SearchResult, np.ndarray]:
+        """``search`` plus the query's embedding (answer extraction reuses it)."""
         k = self.settings.top_k if k is None else k
         query = check_query(query, k, self.settings.max_query_chars)
         if mode not in ("hybrid", *LEGS):
             raise QueryError(f"Unknown search mode {mode!r}; choose from ['hybrid', 'dense', 'keyword']")
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        legs = self.legs(query, max(self.settings.candidates, k), timings)
+        t0 = time.perf_counter()
+        vector = self.embedder.embed_queries([query])[0]
+        timings["embed"] = (time.perf_counter() - t0) * 1e3
+        legs = self.legs(query, max(self.settings.candidates, k), timings, vector)
         t0 = time.perf_counter()
         if mode == "hybrid":
             fused = self._fuse(legs, self._weights, self.settings.rrf_k)[:k]
@@ -69,4 +80,4 @@ class HybridRetriever:
                 dense_score=leg_scores["dense"].get(row), keyword_score=leg_scores["keyword"].get(row))
             for i, (row, score) in enumerate(fused, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
-        return SearchResult(query=query, hits=hits, timings_ms=timings)
+        return SearchResult(query=query, hits=hits, timings_ms=timings), vector

@@ -48,6 +48,19 @@ class KeywordIndex:
         """Top ``n`` rows with a positive score, best first: (rows, scores)."""
         return self.search_tokens(tokenize(query), n)
 
+    def idf(self, tokens: list[str]) -> list[float]:
+        """BM25 idf of each token; a token absent from the index gets the rarest possible idf, so
+        query words the knowledge base never mentions weigh against it (used to judge support)."""
+        n = max(self.size, 1)
+        indptr = self._retriever.scores["indptr"]
+        vocab = self._retriever.vocab_dict
+        out = []
+        for token in tokens:
+            t = vocab.get(token)
+            df = int(indptr[t + 1] - indptr[t]) if t is not None else 0
+            out.append(float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
+        return out
+
     def search_tokens(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
         ids = self._retriever.get_tokens_ids(tokens)
         if not ids or self.size == 0:

@@ -39,6 +39,9 @@ class Settings:
     candidates: int = 100  # per leg, before fusion
     top_k: int = 5
     max_query_chars: int = 2000
+    answer_passages: int = 5  # passages the extractive answer picks sentences from
+    max_sentences: int = 4
+    abstain_below: float = 0.0  # support threshold; calibrated in bench/abstention.py
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":

@@ -118,13 +118,19 @@ class KnowledgeBase:
         return self._retriever.search(query, k, mode=mode)
 
     def ask(self, query: str, k: int | None = None) -> Answer:
-        """An answer made of cited passages (see ``answer.compose``)."""
-        from answer.compose import passages_answer
+        """Sentences quoted from the best passages, each citing its source, or an honest "not found"
+        with the nearest sections (see ``answer.compose``)."""
+        from answer.compose import compose_answer
 
+        s = self.settings
         started = time.perf_counter()
-        result = self.search(query, k)
-        answer = passages_answer(result)
-        answer.timings_ms["answer_total"] = (time.perf_counter() - started) * 1e3
+        result, vector = self._retriever.search_with_vector(query, max(k or s.top_k, s.answer_passages))
+        t0 = time.perf_counter()
+        answer = compose_answer(result, vector, self._retriever.embedder.embed_passages,
+                                self._version.keyword, abstain_below=s.abstain_below,
+                                passages=s.answer_passages, max_sentences=s.max_sentences)
+        answer.timings_ms["answer"] = (time.perf_counter() - t0) * 1e3
+        answer.timings_ms["total"] = (time.perf_counter() - started) * 1e3
         return answer
 
     def status(self) -> dict[str, Any]:

@@ -22,12 +22,21 @@ def imports_of(path: Path) -> set[str]:
 
 
 def modules(package: str):
-    return sorted((ROOT / package).glob("*.py"))
+    return sorted((ROOT / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", [p for s in STAGES for p in modules(s)], ids=lambda p: f"{p.parent.name}/{p.name}")
+def stage_of(path: Path) -> str:
+    return path.relative_to(ROOT).parts[0]
+
+
+def dotted(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@pytest.mark.parametrize("path", [p for s in STAGES for p in modules(s)], ids=lambda p: dotted(p))
 def test_stages_never_import_the_facade_or_a_later_stage(path):
-    stage = path.parent.name
+    stage = stage_of(path)
     for name in imports_of(path):
         top = name.split(".")[0]
         assert name != "kb.facade" and name != "kb", f"{path} imports {name}"
@@ -42,7 +51,7 @@ def test_kb_data_model_imports_no_stage(path):
     assert not {n.split(".")[0] for n in imports_of(path)} & set(STAGES), path
 
 
-@pytest.mark.parametrize("module", ["kb", "cli", *[f"{p.parent.name}.{p.stem}" for s in STAGES for p in modules(s)]])
+@pytest.mark.parametrize("module", ["kb", "cli", *[dotted(p) for s in STAGES for p in modules(s)]])
 def test_every_module_imports_on_its_own(module):
     subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, check=True)
 
