@@ -221,6 +221,42 @@ def status(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt, debug: bo
         out.print(table)
 
 
+@app.command("eval")
+def eval_(
+    questions: Path = typer.Argument(..., help="JSON Lines: {question, language, gold: [...], in_scope}."),
+    index: Optional[Path] = IndexOpt,
+    mode: List[str] = typer.Option(list(("dense", "keyword", "hybrid")), "--mode", help="Modes to compare."),
+    abstention: bool = typer.Option(False, "--abstention", help="Also score abstention with `ask`."),
+    json_out: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Recall@1/5/10, MRR@10 and nDCG@10 per mode and question language.
+
+    Example: [bold]kb eval eval/guidebook_questions.jsonl --abstention[/]
+    """
+    from answer.evaluate import evaluate, load_questions
+
+    with _errors(debug):
+        qs = load_questions(questions)
+        kb = _open(index, not json_out)
+        with _progress(not json_out) as progress:
+            report = evaluate(kb, qs, mode, abstention=abstention, progress=progress)
+        if json_out:
+            _print_json(report.to_dict())
+            return
+        table = Table(title=f"{questions} ({report.questions} questions)", title_justify="left")
+        for col in ("mode", "language", "n", "R@1", "R@5", "R@10", "MRR@10", "nDCG@10"):
+            table.add_column(col, justify="left" if col in ("mode", "language") else "right")
+        for m, langs in report.modes.items():
+            for lang, r in langs.items():
+                table.add_row(m, lang, str(r["n"]), *(f"{r[k]:.3f}" for k in ("R@1", "R@5", "R@10", "MRR@10", "nDCG@10")))
+        out.print(table)
+        if report.abstention:
+            a = report.abstention
+            out.print(f"abstention: precision {a['precision']:.3f}, recall {a['recall']:.3f} "
+                      f"({a['out_of_scope']} out-of-scope, {a['in_scope']} in-scope questions)")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,137 @@
+"""``kb eval``: retrieval quality (and abstention) on a labelled question file, per mode and language.
+
+Question file: JSON Lines, one object per question::
+
+    {"id": "q001", "question": "在留カードをなくした", "language": "ja", "in_scope": true,
+     "gold": ["1.1.3", {"source_id": "laws/326CO….html", "section": "第十九条の七"}, {"page": "12"}, {"text": "14日以内"}]}
+
+A gold target is a section id (matches that section and its subsections in any edition), or an
+object whose given keys must all match a hit: ``source_id``, ``section`` (an element of the section
+path or the section id), ``page`` (printed label), ``text`` (a span of the passage). Retrieval metrics
+use the in-scope questions; with ``abstention``, out-of-scope ones (``"in_scope": false``) score
+whether ``ask`` abstains.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from answer.metrics import summarize
+from kb.errors import KBError
+from kb.model import Chunk
+
+MODES = ("dense", "keyword", "hybrid")
+DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    language: str = "und"
+    in_scope: bool = True
+    gold: tuple[Any, ...] = ()
+
+
+@dataclass
+class EvalReport:
+    questions: int
+    modes: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # mode -> language -> metrics
+    abstention: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"questions": self.questions, "modes": self.modes, "abstention": self.abstention}
+
+
+def load_questions(path: Path) -> list[Question]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise KBError(f"{path}: cannot read ({exc.strerror})") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            q = Question(str(d.get("id", n)), d["question"], d.get("language", "und"),
+                         bool(d.get("in_scope", True)), tuple(d.get("gold", ())))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise KBError(f"{path}:{n}: not a question object ({exc}); see `kb eval --help`") from None
+        if q.in_scope and not q.gold:
+            raise KBError(f"{path}:{n}: in-scope question {q.id} has no gold targets")
+        out.append(q)
+    if not out:
+        raise KBError(f"{path}: no questions")
+    return out
+
+
+def matches(gold: Any, chunk: Chunk) -> bool:
+    if isinstance(gold, str):
+        sid = chunk.section_id or ""
+        return sid == gold or sid.startswith(gold + ".")
+    checks = {
+        "source_id": lambda v: chunk.source_id == v,
+        "section": lambda v: v == chunk.section_id or any(v in p for p in chunk.section_path),
+        "page": lambda v: str(v) in (chunk.page_label, chunk.page_end_label),
+        "text": lambda v: v in chunk.text,
+    }
+    unknown = set(gold) - set(checks)
+    if unknown:
+        raise KBError(f"unknown gold keys {sorted(unknown)}; use {sorted(checks)}")
+    return all(checks[k](v) for k, v in gold.items())
+
+
+def ranked_targets(q: Question, chunks: Iterable[Chunk]) -> list[Any]:
+    """Each hit as the index of the gold target it matches (or a unique miss), first occurrence only."""
+    out: list[Any] = []
+    for i, chunk in enumerate(chunks):
+        target = next((g for g, gold in enumerate(q.gold) if matches(gold, chunk)), f"miss{i}")
+        if target not in out:
+            out.append(target)
+    return out
+
+
+def evaluate(kb, questions: list[Question], modes: Iterable[str] = MODES, *,
+             abstention: bool = False, progress=None) -> EvalReport:
+    """Score ``kb`` (a KnowledgeBase) on ``questions``; metrics overall ("all") and per language."""
+    in_scope = [q for q in questions if q.in_scope]
+    report = EvalReport(questions=len(questions))
+    for mode in modes:
+        per_lang: dict[str, tuple[list, list]] = {}
+        for q in in_scope:
+            hits = kb.search(q.question, DEPTH, mode=mode).hits
+            ranked = ranked_targets(q, (h.chunk for h in hits))
+            for lang in ("all", q.language):
+                lists, golds = per_lang.setdefault(lang, ([], []))
+                lists.append(ranked)
+                golds.append(set(range(len(q.gold))))
+            if progress:
+                progress(mode, 1, len(in_scope))
+        report.modes[mode] = {lang: summarize(lists, golds) for lang, (lists, golds) in sorted(per_lang.items())}
+    if abstention:
+        report.abstention = abstention_metrics(kb, questions, progress)
+    return report
+
+
+def abstention_metrics(kb, questions: list[Question], progress=None) -> dict[str, float]:
+    """Precision/recall of abstaining, with out-of-scope questions as the positive class."""
+    tp = fp = fn = tn = 0
+    for q in questions:
+        abstained = kb.ask(q.question).abstained
+        if progress:
+            progress("abstention", 1, len(questions))
+        if abstained and not q.in_scope:
+            tp += 1
+        elif abstained:
+            fp += 1
+        elif not q.in_scope:
+            fn += 1
+        else:
+            tn += 1
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": precision, "recall": recall, "out_of_scope": tp + fn, "in_scope": fp + tn,
+            "abstained_in_scope": fp, "answered_out_of_scope": fn}

@@ -1,0 +1,91 @@
+"""`kb eval` metrics on a tiny labelled set whose expected values are computed by hand."""
+import json
+import math
+
+import pytest
+
+from answer.evaluate import Question, evaluate, load_questions, matches, ranked_targets
+from kb.errors import KBError
+from kb.model import Answer, Chunk, Hit, SearchResult
+
+
+def chunk(section_id, source="ja/01.md", text="本文", page=None):
+    return Chunk(f"{source}{section_id}{text}", source, "T", "ja", "s", text, ("章", section_id), section_id,
+                 page_label=page)
+
+
+class StubKB:
+    """Returns fixed rankings per (question, mode): the metric arithmetic is what is under test."""
+
+    def __init__(self, rankings, abstains=()):
+        self.rankings = rankings
+        self.abstains = set(abstains)
+
+    def search(self, query, k, mode="hybrid"):
+        chunks = self.rankings[(query, mode)]
+        return SearchResult(query, tuple(Hit(i + 1, 1.0, c) for i, c in enumerate(chunks[:k])))
+
+    def ask(self, query):
+        return Answer(query, (), (), abstained=query in self.abstains)
+
+
+QUESTIONS = [
+    Question("a", "qa", "ja", True, ("1.1",)),
+    Question("b", "qb", "en", True, ("2.1", "3.1")),
+    Question("c", "qc", "ja", False, ()),
+    Question("d", "qd", "ja", False, ()),
+]
+RANKINGS = {
+    # qa: gold 1.1 at rank 2 (1.1.3 is a subsection of 1.1)
+    ("qa", "hybrid"): [chunk("9.9"), chunk("1.1.3"), chunk("1.1")],
+    # qb: gold 3.1 at rank 1, 2.1 at rank 4, a repeat of 3.1 at rank 2 counts once
+    ("qb", "hybrid"): [chunk("3.1"), chunk("3.1.2"), chunk("5"), chunk("2.1"), chunk("6")],
+}
+
+
+def test_metrics_by_hand():
+    report = evaluate(StubKB(RANKINGS, abstains={"qc", "qa"}), QUESTIONS, ["hybrid"], abstention=True)
+    overall = report.modes["hybrid"]["all"]
+    assert overall["n"] == 2
+    assert overall["R@1"] == pytest.approx(0.5)           # qa misses at 1, qb hits
+    assert overall["R@5"] == pytest.approx(1.0)
+    assert overall["MRR@10"] == pytest.approx((1 / 2 + 1) / 2)
+    # qa: one gold at rank 2 -> (1/log2 3) / 1. qb ranked targets [g1, miss, g0, miss] -> gold at 1 and 3.
+    ndcg_a = 1 / math.log2(3)
+    ndcg_b = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert overall["nDCG@10"] == pytest.approx((ndcg_a + ndcg_b) / 2)
+    assert report.modes["hybrid"]["en"]["R@1"] == 1.0 and report.modes["hybrid"]["ja"]["R@1"] == 0.0
+    # abstained on qc (right) and qa (wrong); answered qd (wrong)
+    assert report.abstention == {"precision": 0.5, "recall": 0.5, "out_of_scope": 2, "in_scope": 2,
+                                 "abstained_in_scope": 1, "answered_out_of_scope": 1}
+
+
+def test_gold_forms():
+    c = chunk("第十九条の七", source="laws/x.html", text="十四日以内に届け出", page="12")
+    assert matches({"source_id": "laws/x.html", "section": "第十九条の七"}, c)
+    assert matches({"page": "12"}, c) and matches({"text": "十四日以内"}, c)
+    assert not matches({"source_id": "other", "page": "12"}, c)
+    assert matches("1.1", chunk("1.1.3")) and not matches("1.1", chunk("1.10"))
+    with pytest.raises(KBError, match="unknown gold keys"):
+        matches({"chapter": 1}, c)
+    assert ranked_targets(Question("x", "x", gold=("1.1",)), [chunk("2"), chunk("1.1")]) == ["miss0", 0]
+
+
+def test_question_file_errors(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"question": "x", "gold": []}) + "\n", encoding="utf-8")
+    with pytest.raises(KBError, match="no gold"):
+        load_questions(path)
+    path.write_text("not json\n", encoding="utf-8")
+    with pytest.raises(KBError, match=":1: not a question"):
+        load_questions(path)
+    with pytest.raises(KBError, match="cannot read"):
+        load_questions(tmp_path / "missing.jsonl")
+
+
+def test_repository_question_set_is_well_formed():
+    from kb.config import PROJECT_ROOT
+
+    questions = load_questions(PROJECT_ROOT / "eval" / "guidebook_questions.jsonl")
+    assert len(questions) >= 100 and any(not q.in_scope for q in questions)
+    assert len({q.id for q in questions}) == len(questions)
