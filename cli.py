@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from kb.errors import KBError
+from kb.model import Citation
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Madoguchi: cited answers from the Living and Working Guidebook for consultation desks.")
@@ -137,6 +138,8 @@ def search(
     query: str = typer.Argument(..., help="The question, in any language."),
     k: Optional[int] = KOpt,
     mode: str = typer.Option("hybrid", help="hybrid, dense or keyword."),
+    lang: Optional[List[str]] = typer.Option(None, "--lang", help="Search only these editions "
+                                             "(repeatable; default: the question's language and Japanese)."),
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
     debug: bool = DebugOpt,
@@ -147,7 +150,7 @@ def search(
     """
     with _errors(debug):
         kb = _open(index, not json_out)
-        result = kb.search(query, k, mode=mode)
+        result = kb.search(query, k, mode=mode, languages=lang or None)
         if json_out:
             _print_json(result.to_dict())
             return
@@ -169,33 +172,94 @@ def search(
 def ask(
     query: str = typer.Argument(..., help="The consultation question, in any language."),
     k: Optional[int] = KOpt,
+    lang: Optional[str] = typer.Option(None, "--lang", help="Answer from this language's edition "
+                                       "(e.g. vi, en, ne); sections it lacks come from Japanese, with a note."),
+    show_passages: bool = typer.Option(False, "--show-passages", help="Print the cited passages in full."),
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
     debug: bool = DebugOpt,
 ) -> None:
-    """The passages that answer QUERY, each with a numbered citation.
+    """An answer quoted from the guidebook: every sentence cites a numbered source.
 
-    Example: [bold]kb ask "住所が変わったときの届出は？"[/]
+    Example: [bold]kb ask "住所が変わったときの届出は？" --lang vi[/]
     """
     with _errors(debug):
         kb = _open(index, not json_out)
-        answer = kb.ask(query, k)
+        answer = kb.ask(query, k, lang=lang)
         if json_out:
             _print_json(answer.to_dict())
             return
         if answer.abstained:
             out.print(Panel(escape(answer.note), title="No answer found", border_style="yellow"))
         else:
-            body = "\n\n".join(escape(s.text) + " " + " ".join(f"[bold cyan][{n}][/]" for n in s.citations)
-                               for s in answer.sentences)
+            body = "\n".join(escape(s.text) + " " + " ".join(f"[bold cyan][{n}][/]" for n in s.citations)
+                              for s in answer.sentences)
+            if answer.note:
+                body += f"\n\n[yellow]{escape(answer.note)}[/]"
             out.print(Panel(body, title=escape(answer.query), border_style="green"))
-        table = Table(title="Sources", title_justify="left")
+        table = Table(title="Nearest sections" if answer.abstained else "Sources", title_justify="left")
         for col in ("#", "document", "section", "page"):
             table.add_column(col)
         for n, h in enumerate(answer.sources, 1):
             c = h.citation
             table.add_row(f"[bold cyan][{n}][/]", escape(f"{c.title} [{c.language}, {c.edition}]"),
                           escape(_section(c)), _location(c))
+        out.print(table)
+        if show_passages:
+            for n, h in enumerate(answer.sources, 1):
+                out.print(Panel(escape(h.chunk.text), title=f"[{n}] {escape(h.citation.label())}",
+                                title_align="left", border_style="cyan"))
+
+
+@app.command()
+def show(
+    section: str = typer.Argument(..., help="Section number, e.g. 1.1 or 1.1.3 (chapter.section.subsection)."),
+    lang: str = typer.Option("ja", "--lang", help="Edition language: ja, ja-easy, en, vi, zh-Hans, pt, ne, tl, th ..."),
+    index: Optional[Path] = IndexOpt,
+    json_out: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Print a section of one edition, e.g. to hand the resident the official translation.
+
+    Example: [bold]kb show 1.1 --lang vi[/]
+    """
+    with _errors(debug):
+        kb = _open(index, not json_out)
+        chunks = kb.section(section, lang)
+        if not chunks:
+            languages = ", ".join(sorted(kb.editions()["languages"]))
+            raise KBError(f"section {section} is not in the {lang} edition (editions here: {languages}; "
+                          "`kb editions` lists what each edition lacks)")
+        if json_out:
+            _print_json({"section": section, "language": lang, "chunks": [c.to_dict() for c in chunks]})
+            return
+        current: tuple[str, ...] = ()
+        for c in chunks:
+            if c.section_path != current:
+                current = c.section_path
+                out.print(f"\n[bold]{escape(' > '.join(c.section_path))}[/]  [dim]{escape(_location(Citation.of(c)))}[/]")
+            out.print(escape(c.text))
+
+
+@app.command()
+def editions(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt, debug: bool = DebugOpt) -> None:
+    """Edition languages in the index and the sections each lacks or adds compared with Japanese."""
+    with _errors(debug):
+        kb = _open(index, not json_out)
+        info = kb.editions()
+        if json_out:
+            _print_json(info)
+            return
+        table = Table()
+        for col in ("edition", "chunks", "sections", "missing vs ja", "only in this edition"):
+            table.add_column(col)
+        for lang, n in sorted(info["languages"].items()):
+            a = info["alignment"].get(lang)
+            if a is None:
+                table.add_row(lang, str(n), "—", "—", "—")
+                continue
+            missing = ", ".join(a["missing"][:8]) + (f" … (+{len(a['missing']) - 8})" if len(a["missing"]) > 8 else "")
+            table.add_row(lang, str(n), str(len(a["sections"])), missing or "none", ", ".join(a["only_here"]) or "none")
         out.print(table)
 
 

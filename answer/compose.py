@@ -13,7 +13,7 @@ import numpy as np
 
 from answer.extract import extract
 from index.keyword import KeywordIndex
-from kb.model import Answer, SearchResult
+from kb.model import Answer, Hit, SearchResult
 
 NOT_FOUND = ("The knowledge base has no passage that answers this question. "
              "The nearest sections are listed below; check them or refer the question onwards.")
@@ -27,13 +27,16 @@ def support_score(result: SearchResult, word_coverage: float) -> float:
 
 def compose_answer(result: SearchResult, query_vector: np.ndarray,
                    embed_sentences: Callable[[Sequence[str]], np.ndarray], keyword: KeywordIndex, *,
-                   abstain_below: float, passages: int = 5, max_sentences: int = 4) -> Answer:
-    hits = result.hits[:passages]
+                   abstain_below: float, passages: int = 5, max_sentences: int = 4,
+                   hits: Sequence[Hit] | None = None, note: str = "") -> Answer:
+    """Answer from ``hits`` (default: the result's own; the answer edition's aligned passages when
+    the caller asks for another language), judged for support on the retrieval ``result``."""
+    hits = tuple(hits if hits is not None else result.hits)[:passages]
     sentences, sources, words = extract(hits, result.query, query_vector, embed_sentences, keyword,
                                         max_sentences=max_sentences)
     support = support_score(result, words)
     if not sentences or support < abstain_below:
-        return Answer(result.query, (), tuple(result.hits[:3]), abstained=True, note=NOT_FOUND,
+        return Answer(result.query, (), hits[:3], abstained=True, note=" ".join(filter(None, (NOT_FOUND, note))),
                       support=support, timings_ms=dict(result.timings_ms))
-    return Answer(result.query, tuple(sentences), tuple(sources), support=support,
+    return Answer(result.query, tuple(sentences), tuple(sources), note=note, support=support,
                   timings_ms=dict(result.timings_ms))

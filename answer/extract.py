@@ -20,6 +20,7 @@ import numpy as np
 from index.keyword import KeywordIndex
 from index.tokenize import tokenize
 from ingest.chunker import sentence_spans
+from ingest.language import guess_language
 from kb.model import AnswerSentence, Hit
 
 WEIGHTS = {"dense": 0.45, "words": 0.35, "rank": 0.20}
@@ -64,19 +65,23 @@ def candidates(hits: Sequence[Hit]) -> list[Candidate]:
 
 
 def score(cands: list[Candidate], query: str, query_vector: np.ndarray, sentence_vectors: np.ndarray,
-          keyword: KeywordIndex) -> list[Candidate]:
+          keyword: KeywordIndex, same_language: Sequence[bool] | None = None) -> list[Candidate]:
+    """Score sentences; ``same_language[i]`` says whether sentence i is in the question's language."""
     if not cands:
         return []
+    same_language = same_language if same_language is not None else [True] * len(cands)
     dense = sentence_vectors @ query_vector
     lo, hi = float(dense.min()), float(dense.max())
     dense_norm = (dense - lo) / (hi - lo) if hi - lo > 1e-9 else np.ones_like(dense)
     q_tokens = list(dict.fromkeys(tokenize(query)))
     passages = max(c.passage for c in cands) + 1
     scored = []
-    for c, d in zip(cands, dense_norm.tolist()):
-        words = coverage(q_tokens, c.text, keyword)
+    for c, d, same in zip(cands, dense_norm.tolist(), same_language):
+        words = coverage(q_tokens, c.text, keyword) if same else 0.0
         rank = 1.0 - c.passage / passages
-        s = WEIGHTS["dense"] * d + WEIGHTS["words"] * words + WEIGHTS["rank"] * rank
+        # A translated passage cannot share the question's words: meaning carries that weight.
+        s = (WEIGHTS["dense"] + (0 if same else WEIGHTS["words"])) * d + WEIGHTS["words"] * words
+        s += WEIGHTS["rank"] * rank
         s += FACT_BONUS if _FACT.search(c.text) else 0.0
         scored.append(Candidate(c.passage, c.start, c.end, c.text, s, words))
     return scored
@@ -108,9 +113,15 @@ def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, embed_sen
     cands = candidates(hits)
     if not cands:
         return [], [], 0.0
-    scored = score(cands, query, query_vector, embed_sentences([c.text for c in cands]), keyword)
+    lang = guess_language(query)
+    same = [_same_language(lang, hits[c.passage].chunk.language) for c in cands]
+    scored = score(cands, query, query_vector, embed_sentences([c.text for c in cands]), keyword, same)
     chosen = select(scored, **limits)
     order = list(dict.fromkeys(c.passage for c in chosen))
     sources = [hits[i] for i in order]
     sentences = [AnswerSentence(c.text, (order.index(c.passage) + 1,)) for c in chosen]
     return sentences, sources, max(c.words for c in scored)
+
+
+def _same_language(query_language: str, edition: str) -> bool:
+    return edition.split("-")[0] == query_language.split("-")[0]

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import time
+from functools import partial
+from typing import Sequence
 
 import numpy as np
 
+from answer.editions import aligned, editions_for
 from answer.fusion import get_fusion
 from index.embedder import Embedder
 from index.reader import IndexVersion
 from kb.config import Settings
 from kb.errors import QueryError
-from kb.model import Hit, SearchResult
+from kb.model import Chunk, Hit, SearchResult
 
 LEGS = ("dense", "keyword")
 
@@ -34,50 +37,60 @@ class HybridRetriever:
         self._fuse = get_fusion(settings.fusion)
         self._weights = {"dense": settings.dense_weight, "keyword": settings.keyword_weight}
 
-    def legs(self, query: str, n: int, timings: dict[str, float],
-             vector: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Each leg's top ``n`` (rows, scores) for ``query``; fills ``timings`` in ms."""
-        t0 = time.perf_counter()
-        if vector is None:
-            vector = self.embedder.embed_queries([query])[0]
-            timings["embed"] = (time.perf_counter() - t0) * 1e3
+    def legs(self, query: str, vector: np.ndarray, n: int, rows: tuple[int, int] | None,
+             timings: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each leg's top ``n`` (rows, scores) within ``rows``; adds the time taken to ``timings``."""
         t1 = time.perf_counter()
-        dense = self.version.vectors.search(vector, n)
+        dense = self.version.vectors.search(vector, n, rows)
         t2 = time.perf_counter()
-        keyword = self.version.keyword.search(query, n)
+        keyword = self.version.keyword.search(query, n, rows)
         t3 = time.perf_counter()
-        timings.update(dense=(t2 - t1) * 1e3, keyword=(t3 - t2) * 1e3)
+        timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1e3
+        timings["keyword"] = timings.get("keyword", 0.0) + (t3 - t2) * 1e3
         return {"dense": dense, "keyword": keyword}
 
-    def search(self, query: str, k: int | None = None, *, mode: str = "hybrid") -> SearchResult:
-        """Top ``k`` hits; ``mode`` is ``hybrid`` or one leg alone (``dense``/``keyword``)."""
-        return self.search_with_vector(query, k, mode=mode)[0]
+    def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
+               languages: Sequence[str] | None = None) -> SearchResult:
+        """Top ``k`` hits; ``mode`` is ``hybrid`` or one leg alone (``dense``/``keyword``);
+        ``languages`` limits to those editions (default: the query's language and Japanese)."""
+        return self.search_with_vector(query, k, mode=mode, languages=languages)[0]
 
-    def search_with_vector(self, query: str, k: int | None = None, *,
-                           mode: str = "hybrid") -> tuple[SearchResult, np.ndarray]:
+    def search_with_vector(self, query: str, k: int | None = None, *, mode: str = "hybrid",
+                           languages: Sequence[str] | None = None) -> tuple[SearchResult, np.ndarray]:
         """``search`` plus the query's embedding (answer extraction reuses it)."""
         k = self.settings.top_k if k is None else k
         query = check_query(query, k, self.settings.max_query_chars)
         if mode not in ("hybrid", *LEGS):
             raise QueryError(f"Unknown search mode {mode!r}; choose from ['hybrid', 'dense', 'keyword']")
+        ranges = self.version.manifest.languages
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        t0 = time.perf_counter()
         vector = self.embedder.embed_queries([query])[0]
-        timings["embed"] = (time.perf_counter() - t0) * 1e3
-        legs = self.legs(query, max(self.settings.candidates, k), timings, vector)
-        t0 = time.perf_counter()
-        if mode == "hybrid":
-            fused = self._fuse(legs, self._weights, self.settings.rrf_k)[:k]
-        else:
-            rows, scores = legs[mode]
-            fused = list(zip(rows.tolist()[:k], scores.tolist()[:k]))
-        timings["fusion"] = (time.perf_counter() - t0) * 1e3
-        leg_scores = {name: dict(zip(rows.tolist(), scores.tolist())) for name, (rows, scores) in legs.items()}
-        chunks = self.version.store.chunks([row for row, _ in fused])
+        timings["embed"] = (time.perf_counter() - started) * 1e3
+        fused: dict[int, float] = {}
+        leg_scores: dict[str, dict[int, float]] = {"dense": {}, "keyword": {}}
+        for edition in editions_for(query, ranges, languages):
+            rows = tuple(ranges[edition]) if edition else None
+            legs = self.legs(query, vector, max(self.settings.candidates, k), rows, timings)
+            t0 = time.perf_counter()
+            if mode == "hybrid":
+                ranked = self._fuse(legs, self._weights, self.settings.rrf_k)[:k]
+            else:
+                ranked = list(zip(legs[mode][0].tolist()[:k], legs[mode][1].tolist()[:k]))
+            timings["fusion"] = timings.get("fusion", 0.0) + (time.perf_counter() - t0) * 1e3
+            for row, score in ranked:  # editions are searched separately and merged by score
+                fused[row] = max(score, fused.get(row, float("-inf")))
+            for name, (leg_rows, scores) in legs.items():
+                leg_scores[name].update(zip(leg_rows.tolist(), scores.tolist()))
+        top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        chunks = self.version.store.chunks([row for row, _ in top])
+        align = partial(self._align, query_vector=vector)
         hits = tuple(
-            Hit(rank=i, score=float(score), chunk=chunks[row],
-                dense_score=leg_scores["dense"].get(row), keyword_score=leg_scores["keyword"].get(row))
-            for i, (row, score) in enumerate(fused, 1))
+            Hit(rank=i, score=float(score), chunk=chunks[row], dense_score=leg_scores["dense"].get(row),
+                keyword_score=leg_scores["keyword"].get(row), aligner=align)
+            for i, (row, score) in enumerate(top, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
         return SearchResult(query=query, hits=hits, timings_ms=timings), vector
+
+    def _align(self, chunk: Chunk, language: str, query_vector: np.ndarray | None = None) -> list[Chunk]:
+        return aligned(self.version, chunk, language, query_vector)

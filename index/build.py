@@ -27,6 +27,11 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
                   progress: Progress | None = None, keep: int = 2) -> Path:
     """Write a complete version into staging, publish it, prune old versions; returns its folder."""
     started = time.perf_counter()
+    # One edition's chunks are contiguous rows, so a search can be limited to an edition cheaply.
+    chunks = sorted(chunks, key=lambda c: c.language)
+    languages: dict[str, list[int]] = {}
+    for row, c in enumerate(chunks):
+        languages.setdefault(c.language, [row, row])[1] = row + 1
     layout = IndexLayout(root)
     staged = layout.new_staging()
     try:
@@ -46,7 +51,7 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
         Manifest(model_id=embedder.model_id, model=model, dim=embedder.dim, analyzer=ANALYZER,
                  chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunks=total,
                  sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 build_seconds=round(time.perf_counter() - started, 3)).write(staged)
+                 build_seconds=round(time.perf_counter() - started, 3), languages=languages).write(staged)
         final = layout.publish(staged)
     except BaseException:
         layout.discard(staged)

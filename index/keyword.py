@@ -44,9 +44,9 @@ class KeywordIndex:
                                     show_progress=False, verbosity=0)
         return cls(retriever, size)
 
-    def search(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``n`` rows with a positive score, best first: (rows, scores)."""
-        return self.search_tokens(tokenize(query), n)
+    def search(self, query: str, n: int, rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` rows with a positive score, best first: (rows, scores); ``rows`` limits to [start, end)."""
+        return self.search_tokens(tokenize(query), n, rows)
 
     def idf(self, tokens: list[str]) -> list[float]:
         """BM25 idf of each token; a token absent from the index gets the rarest possible idf, so
@@ -61,13 +61,15 @@ class KeywordIndex:
             out.append(float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
         return out
 
-    def search_tokens(self, tokens: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    def search_tokens(self, tokens: list[str], n: int,
+                      rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         ids = self._retriever.get_tokens_ids(tokens)
-        if not ids or self.size == 0:
+        start, end = rows if rows is not None else (0, self.size)
+        if not ids or end <= start:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores = self._retriever.get_scores_from_ids(ids)
+        scores = self._retriever.get_scores_from_ids(ids)[start:end]
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         top = top[np.argsort(-scores[top], kind="stable")]
         keep = scores[top] > 0
-        return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
+        return (top[keep] + start).astype(np.int64), scores[top][keep].astype(np.float32)

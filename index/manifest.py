@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kb.errors import IndexMismatchError, IndexNotFoundError
 
-FORMAT = 1
+FORMAT = 2  # 2: chunks sorted by language, with per-language row ranges
 NAME = "manifest.json"
 
 
@@ -23,6 +23,7 @@ class Manifest:
     sources: int
     created: str
     build_seconds: float
+    languages: dict[str, list[int]]  # edition language -> [first row, end row)
     format: int = FORMAT
 
     def write(self, folder: Path) -> None:

@@ -75,12 +75,21 @@ class ChunkStore:
                             [int(r) for r in rows])
         return {r[0]: _chunk(r[1:]) for r in found}
 
-    def section(self, language: str, section_id: str) -> list[Chunk]:
-        """Chunks of a section and its subsections (``1.1`` matches ``1.1`` and ``1.1.3``)."""
-        rows = self._query(
-            f"SELECT {', '.join(_COLUMNS)} FROM chunks WHERE language = ? AND "
-            f"(section_id = ? OR section_id LIKE ?) ORDER BY row", (language, section_id, section_id + ".%"))
-        return [_chunk(r) for r in rows]
+    def section(self, language: str, section_id: str, *, subsections: bool = True) -> dict[int, Chunk]:
+        """Chunks of a section by row (``1.1`` also matches ``1.1.3`` unless ``subsections=False``)."""
+        where = "(section_id = ? OR section_id LIKE ?)" if subsections else "section_id = ?"
+        args = (language, section_id, section_id + ".%") if subsections else (language, section_id)
+        rows = self._query(f"SELECT row, {', '.join(_COLUMNS)} FROM chunks WHERE language = ? AND {where} "
+                           "ORDER BY row", args)
+        return {r[0]: _chunk(r[1:]) for r in rows}
+
+    def section_ids(self) -> dict[str, set[str]]:
+        """Every edition language and the section ids it has."""
+        out: dict[str, set[str]] = {}
+        for language, sid in self._query("SELECT DISTINCT language, section_id FROM chunks "
+                                         "WHERE section_id IS NOT NULL"):
+            out.setdefault(language, set()).add(sid)
+        return out
 
     def sources(self) -> list[dict]:
         rows = self._query("SELECT source_id, path, title, language, edition, content_hash, chunks, issues "

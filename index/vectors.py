@@ -50,11 +50,23 @@ class VectorIndex:
                 f"{expected_size} x {expected_dim}; rebuild the index with `kb ingest`")
         return cls(index)
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``n`` rows by cosine, best first: (rows, scores)."""
-        n = min(n, self.size)
-        if n == 0:
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        """The stored vectors of ``rows`` (flat index: exact copies)."""
+        return np.stack([self._index.reconstruct(int(r)) for r in rows]) if rows else \
+            np.zeros((0, self.dim), dtype=np.float32)
+
+    def search(self, query: np.ndarray, n: int,
+               rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` rows by cosine, best first: (rows, scores); ``rows`` limits to [start, end)."""
+        start, end = rows if rows is not None else (0, self.size)
+        n = min(n, end - start)
+        if n <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores, rows = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), n)
+        x = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if rows is None:
+            scores, rows = self._index.search(x, n)
+        else:  # one edition's rows are contiguous (index.build sorts chunks by language)
+            params = _faiss().SearchParameters(sel=_faiss().IDSelectorRange(start, end))
+            scores, rows = self._index.search(x, n, params=params)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kb.config import DEFAULT_MODEL, SAMPLE_DIR, Settings
 from kb.errors import IndexMismatchError, IngestError
-from kb.model import Answer, IngestReport, SearchResult, SourceReport
+from kb.model import Answer, Chunk, Hit, IngestReport, SearchResult, SourceReport
 
 Progress = Callable[[str, int, int], None]  # (stage, advance, total): "load" per file, "embed" per chunk
 
@@ -113,25 +114,71 @@ class KnowledgeBase:
                             time.perf_counter() - started, embed_seconds)
 
     # -- reading ----------------------------------------------------------------------------
-    def search(self, query: str, k: int | None = None, *, mode: str = "hybrid") -> SearchResult:
-        """Ranked hits for ``query`` (hybrid by default; ``mode="dense"``/``"keyword"`` for one leg)."""
-        return self._retriever.search(query, k, mode=mode)
+    def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
+               languages: Sequence[str] | None = None) -> SearchResult:
+        """Ranked hits for ``query`` (hybrid by default; ``mode="dense"``/``"keyword"`` for one leg).
 
-    def ask(self, query: str, k: int | None = None) -> Answer:
+        By default the query's own language edition and the Japanese original are searched
+        separately and merged; ``languages=["vi"]`` limits the search to given editions."""
+        return self._retriever.search(query, k, mode=mode, languages=languages)
+
+    def ask(self, query: str, k: int | None = None, *, lang: str | None = None) -> Answer:
         """Sentences quoted from the best passages, each citing its source, or an honest "not found"
-        with the nearest sections (see ``answer.compose``)."""
+        with the nearest sections (see ``answer.compose``).
+
+        ``lang`` picks the answer edition: the same sections in that language's edition, quoted
+        from it; sections it lacks (or a language with no edition here) come from Japanese, with a note."""
         from answer.compose import compose_answer
 
         s = self.settings
         started = time.perf_counter()
         result, vector = self._retriever.search_with_vector(query, max(k or s.top_k, s.answer_passages))
+        hits, note = (result.hits, "") if lang is None else self._in_edition(result.hits, lang)
         t0 = time.perf_counter()
         answer = compose_answer(result, vector, self._retriever.embedder.embed_passages,
                                 self._version.keyword, abstain_below=s.abstain_below,
-                                passages=s.answer_passages, max_sentences=s.max_sentences)
+                                passages=s.answer_passages, max_sentences=s.max_sentences, hits=hits, note=note)
         answer.timings_ms["answer"] = (time.perf_counter() - t0) * 1e3
         answer.timings_ms["total"] = (time.perf_counter() - started) * 1e3
         return answer
+
+    def _in_edition(self, hits: Sequence[Hit], lang: str) -> tuple[list[Hit], str]:
+        from answer.editions import BASE
+
+        editions = self._version.manifest.languages
+        target = lang if lang in editions else BASE
+        out: list[Hit] = []
+        fallback: list[str] = []
+        for hit in hits:
+            found = hit.in_edition(target) or (hit.in_edition(BASE) if target != BASE else [])
+            chunk = found[0] if found else hit.chunk
+            if chunk.language != target:
+                fallback.append(chunk.section_id or chunk.source_id)
+            if all(h.chunk.chunk_id != chunk.chunk_id for h in out):
+                out.append(replace(hit, rank=len(out) + 1, chunk=chunk))
+        notes = []
+        if target != lang:
+            notes.append(f"There is no {lang} edition in this knowledge base; answering from {BASE}.")
+        if fallback:
+            notes.append(f"Not in the {target} edition: {', '.join(dict.fromkeys(fallback))} "
+                         f"(see the {BASE} edition).")
+        # Quote only the requested edition when it has any of the sections; else the fallbacks.
+        in_target = [h for h in out if h.chunk.language == target]
+        return [replace(h, rank=i) for i, h in enumerate(in_target or out, 1)], " ".join(notes)
+
+    def section(self, section_id: str, language: str = "ja") -> list[Chunk]:
+        """A section (with its subsections) of one edition, in reading order, chunk overlaps cut."""
+        from answer.editions import stitch
+
+        return stitch(list(self._version.store.section(language, section_id).values()))
+
+    def editions(self) -> dict[str, Any]:
+        """Edition languages with their chunk counts, and per edition the sections it lacks or adds
+        compared with Japanese."""
+        from answer.editions import coverage_report
+
+        return {"languages": {k: v[1] - v[0] for k, v in self._version.manifest.languages.items()},
+                "alignment": coverage_report(self._version)}
 
     def status(self) -> dict[str, Any]:
         """Index location, model, counts per source and language (the ``kb status --json`` schema)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 def content_hash(*parts: str) -> str:
@@ -157,10 +157,19 @@ class Hit:
     chunk: Chunk
     dense_score: float | None = None
     keyword_score: float | None = None
+    # Set by the retriever: finds the same section in another edition (see ``in_edition``).
+    aligner: Callable[[Chunk, str], list[Chunk]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def citation(self) -> Citation:
         return Citation.of(self.chunk)
+
+    def in_edition(self, language: str) -> list[Chunk]:
+        """This hit's section in another language edition (best match first); [] if that edition
+        lacks it. ``hit.in_edition("vi")`` gives the resident the official translation to read."""
+        if self.chunk.language == language:
+            return [self.chunk]
+        return self.aligner(self.chunk, language) if self.aligner else []
 
     def to_dict(self) -> dict[str, Any]:
         return {"rank": self.rank, "score": round(self.score, 6),

@@ -1,0 +1,76 @@
+"""Language editions: which editions a query searches, and the same section in another edition.
+
+The embedding model finds cross-lingual matches but favours text in the query's own language, so a
+question is searched in its own language's edition and in Japanese separately, and the two rankings
+are merged (``editions_for``). Editions are aligned by section number: the guidebook numbers chapters,
+sections and subsections identically in every language (``aligned``).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from index.reader import IndexVersion
+from ingest.language import guess_language
+from kb.errors import QueryError
+from kb.model import Chunk
+
+BASE = "ja"  # the original; every translated edition is aligned to it
+
+
+def editions_for(query: str, available: Mapping[str, Sequence[int]],
+                 languages: Sequence[str] | None = None) -> list[str | None]:
+    """The editions to search separately; ``[None]`` means all rows at once."""
+    if languages:
+        chosen = [lang for lang in dict.fromkeys(languages) if lang in available]
+        if not chosen:
+            raise QueryError(f"No edition in {list(languages)} in this index; available: {sorted(available)}")
+        return chosen
+    if len(available) <= 1:
+        return [None]
+    lang = guess_language(query)
+    wanted = [lang, BASE] + (["ja-easy"] if lang == BASE else [])
+    chosen = [x for x in dict.fromkeys(wanted) if x in available]
+    return chosen or [None]
+
+
+def aligned(version: IndexVersion, chunk: Chunk, language: str,
+            query_vector: np.ndarray | None = None) -> list[Chunk]:
+    """Chunks of ``chunk``'s section in ``language``'s edition, best match first (by the query's
+    cosine when given, else in reading order); empty when that edition lacks the section."""
+    if chunk.language == language:
+        return [chunk]
+    if not chunk.section_id:
+        return []
+    found = version.store.section(language, chunk.section_id, subsections=False)
+    rows = list(found)
+    if query_vector is not None and len(rows) > 1:
+        order = np.argsort(-(version.vectors.vectors(rows) @ query_vector), kind="stable")
+        rows = [rows[i] for i in order]
+    return [found[r] for r in rows]
+
+
+def coverage_report(version: IndexVersion) -> dict[str, dict[str, list[str]]]:
+    """Per edition: sections missing compared with Japanese, and sections only that edition has."""
+    ids = version.store.section_ids()
+    base = ids.get(BASE, set())
+    key = lambda s: [int(p) if p.isdigit() else p for p in s.split(".")]  # noqa: E731
+    return {lang: {"sections": sorted(secs, key=key), "missing": sorted(base - secs, key=key),
+                   "only_here": sorted(secs - base, key=key)}
+            for lang, secs in sorted(ids.items()) if lang != BASE}
+
+
+def stitch(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """Chunks of one section in reading order with the overlap between neighbours cut, for reading."""
+    out: list[Chunk] = []
+    for c in sorted(chunks, key=lambda c: (c.source_id, c.char_start)):
+        prev = out[-1] if out else None
+        if prev and prev.source_id == c.source_id and c.char_start < prev.char_end:
+            if c.char_end <= prev.char_end:
+                continue
+            cut = prev.char_end - c.char_start
+            c = replace(c, text=c.text[cut:], char_start=prev.char_end)
+        out.append(c)
+    return out

@@ -1,0 +1,108 @@
+"""Language editions with the fake embedder: per-edition search, alignment by section number, --lang."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from answer.editions import editions_for, stitch
+from cli import app
+from kb import KnowledgeBase
+from kb.errors import QueryError
+from kb.model import Chunk
+
+JA = """+++
+title = "ガイド"
+language = "ja"
+edition = "t"
++++
+<!-- page: 1 -->
+# 第1章 入国・在留手続
+## 1 在留カード
+### (3) 紛失
+在留カードをなくしたときは、警察に届けてから14日以内に再交付を申請します。
+## 2 在留期間の更新
+在留期間の更新は満了の3か月前から申請できます。
+"""
+VI = """+++
+title = "Hướng dẫn"
+language = "vi"
+edition = "t"
++++
+<!-- page: 1 -->
+# Chương 1 Thủ tục nhập cảnh
+## 1 Thẻ cư trú
+### (3) Mất thẻ
+Khi bị mất thẻ cư trú, hãy báo cảnh sát và xin cấp lại trong vòng 14 ngày.
+"""
+runner = CliRunner()
+
+
+@pytest.fixture
+def index(tmp_path, fake_embedder):
+    for lang, text in (("ja", JA), ("vi", VI)):
+        (tmp_path / "src" / lang).mkdir(parents=True)
+        (tmp_path / "src" / lang / "01.md").write_text(text, encoding="utf-8")
+    KnowledgeBase.build([tmp_path / "src"], index=tmp_path / "idx")
+    return tmp_path / "idx"
+
+
+def test_editions_for():
+    available = {"ja": [0, 5], "vi": [5, 9], "ja-easy": [9, 12]}
+    assert editions_for("Tôi bị mất thẻ cư trú", available) == ["vi", "ja"] or \
+        editions_for("Tôi bị mất thẻ cư trú", available)[-1] == "ja"
+    assert editions_for("在留カードをなくした", available) == ["ja", "ja-easy"]
+    assert editions_for("x", {"ja": [0, 3]}) == [None]
+    assert editions_for("x", available, ["vi", "ko"]) == ["vi"]
+    with pytest.raises(QueryError, match="available"):
+        editions_for("x", available, ["ko"])
+
+
+def test_rows_are_grouped_by_edition_and_search_can_be_limited(index):
+    with KnowledgeBase.open(index) as kb:
+        assert kb.editions()["languages"] == {"ja": 2, "vi": 1}
+        hits = kb.search("thẻ cư trú 14 ngày", k=5, languages=["vi"]).hits
+        assert hits and {h.chunk.language for h in hits} == {"vi"}
+        hits = kb.search("在留カード 紛失", k=5, languages=["ja"]).hits
+        assert {h.chunk.language for h in hits} == {"ja"}
+
+
+def test_hit_in_edition_follows_the_section_number(index):
+    with KnowledgeBase.open(index) as kb:
+        hit = kb.search("在留カードをなくした", k=1, languages=["ja"]).hits[0]
+        [vi] = hit.in_edition("vi")
+        assert vi.section_id == "1.1.3" and vi.language == "vi" and "14 ngày" in vi.text
+        renewal = kb.search("在留期間の更新", k=1, languages=["ja"]).hits[0]
+        assert renewal.chunk.section_id == "1.2" and renewal.in_edition("vi") == []
+        assert hit.in_edition("ja") == [hit.chunk]
+
+
+def test_ask_in_the_residents_language_with_fallback_notes(index):
+    with KnowledgeBase.open(index) as kb:
+        answer = kb.ask("在留カードをなくしたらどうする", lang="vi")
+        assert answer.sources[0].chunk.language == "vi" and "14 ngày" in answer.sentences[0].text
+        assert "Not in the vi edition: 1.2" in answer.note
+        for s in answer.sentences:
+            assert s.text in answer.sources[s.citations[0] - 1].chunk.text
+        ko = kb.ask("在留カードをなくしたらどうする", lang="ko")
+        assert "no ko edition" in ko.note and ko.sources[0].chunk.language == "ja"
+
+
+def test_kb_show_and_editions_commands(index):
+    result = runner.invoke(app, ["show", "1.1", "--lang", "vi", "--index", str(index)])
+    assert result.exit_code == 0 and "14 ngày" in result.stdout and "Thẻ cư trú" in result.stdout
+    result = runner.invoke(app, ["show", "1.2", "--lang", "vi", "--index", str(index)])
+    assert result.exit_code == 1 and "not in the vi edition" in result.stderr
+    data = json.loads(runner.invoke(app, ["editions", "--index", str(index), "--json"]).stdout)
+    assert data["alignment"]["vi"]["missing"] == ["1.2"] and data["alignment"]["vi"]["only_here"] == []
+    data = json.loads(runner.invoke(app, ["ask", "在留カードをなくした", "--lang", "vi", "--index", str(index),
+                                          "--json"]).stdout)
+    assert data["sources"][0]["citation"]["language"] == "vi"
+
+
+def test_stitch_cuts_overlap_and_keeps_offsets():
+    text = "一文目。二文目。三文目。"
+    a = Chunk("a", "s", "t", "ja", "e", text[:8], char_start=0, char_end=8)
+    b = Chunk("b", "s", "t", "ja", "e", text[4:], char_start=4, char_end=len(text))
+    joined = stitch([b, a])
+    assert "".join(c.text for c in joined) == text
+    assert all(text[c.char_start:c.char_end] == c.text for c in joined)
