@@ -42,6 +42,10 @@ class Settings:
     answer_passages: int = 5  # passages the extractive answer picks sentences from
     max_sentences: int = 4
     abstain_below: float = 0.0  # support threshold; calibrated in bench/abstention.py
+    llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
+    llm_model: str = "default"
+    llm_api_key: str | None = None
+    llm_timeout: float = 20.0  # seconds; slower replies fall back to the extractive answer
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":

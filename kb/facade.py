@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kb.config import DEFAULT_MODEL, SAMPLE_DIR, Settings
-from kb.errors import IndexMismatchError, IngestError
+from kb.errors import ConfigError, IndexMismatchError, IngestError
 from kb.model import Answer, Chunk, Hit, IngestReport, SearchResult, SourceReport
 
 Progress = Callable[[str, int, int], None]  # (stage, advance, total): "load" per file, "embed" per chunk
@@ -122,12 +122,15 @@ class KnowledgeBase:
         separately and merged; ``languages=["vi"]`` limits the search to given editions."""
         return self._retriever.search(query, k, mode=mode, languages=languages)
 
-    def ask(self, query: str, k: int | None = None, *, lang: str | None = None) -> Answer:
+    def ask(self, query: str, k: int | None = None, *, lang: str | None = None,
+            generate: bool = False) -> Answer:
         """Sentences quoted from the best passages, each citing its source, or an honest "not found"
         with the nearest sections (see ``answer.compose``).
 
         ``lang`` picks the answer edition: the same sections in that language's edition, quoted
-        from it; sections it lacks (or a language with no edition here) come from Japanese, with a note."""
+        from it; sections it lacks (or a language with no edition here) come from Japanese, with a note.
+        ``generate`` asks the configured OpenAI-compatible LLM to write the answer from the same
+        passages; an unusable reply (no or invalid citations, error, timeout) falls back, with a note."""
         from answer.compose import compose_answer
 
         s = self.settings
@@ -138,9 +141,29 @@ class KnowledgeBase:
         answer = compose_answer(result, vector, self._retriever.embedder.embed_passages,
                                 self._version.keyword, abstain_below=s.abstain_below,
                                 passages=s.answer_passages, max_sentences=s.max_sentences, hits=hits, note=note)
+        if generate and not answer.abstained:
+            answer = self._generated(answer, hits[:s.answer_passages], lang)
         answer.timings_ms["answer"] = (time.perf_counter() - t0) * 1e3
         answer.timings_ms["total"] = (time.perf_counter() - started) * 1e3
         return answer
+
+    def _generated(self, extractive: Answer, hits: Sequence[Hit], lang: str | None) -> Answer:
+        """The LLM's answer over the same passages, or ``extractive`` with the reason it was not used."""
+        from answer.llm import LLMConfig, LLMError, generate
+        from ingest.language import guess_language
+
+        s = self.settings
+        if not s.llm_base_url:
+            raise ConfigError("no LLM endpoint configured: set KB_LLM_BASE_URL (and KB_LLM_MODEL, "
+                              "KB_LLM_API_KEY) to an OpenAI-compatible server, or ask without --llm")
+        config = LLMConfig(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_timeout, s.max_sentences)
+        language = lang or guess_language(extractive.query)
+        try:
+            sentences = generate(config, extractive.query, hits, language)
+        except LLMError as exc:
+            note = f"Generated answer not used: {exc}; showing the quoted answer."
+            return replace(extractive, note=" ".join(filter(None, (extractive.note, note))))
+        return replace(extractive, sentences=tuple(sentences), sources=tuple(hits), method="generated")
 
     def _in_edition(self, hits: Sequence[Hit], lang: str) -> tuple[list[Hit], str]:
         from answer.editions import BASE

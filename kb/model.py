@@ -214,11 +214,12 @@ class Answer:
     abstained: bool = False
     note: str = ""
     support: float = 0.0  # how strongly the knowledge base supports an answer (see answer.compose)
+    method: str = "extractive"  # "extractive": sentences quoted verbatim; "generated": by an LLM, checked
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"query": self.query, "abstained": self.abstained, "note": self.note,
-                "support": round(self.support, 4),
+                "support": round(self.support, 4), "method": self.method,
                 "sentences": [s.to_dict() for s in self.sentences],
                 "sources": [{"number": i, **h.to_dict()} for i, h in enumerate(self.sources, 1)],
                 "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}}
