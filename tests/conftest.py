@@ -38,6 +38,8 @@ def fake_embedder(monkeypatch):
     import index.embedder
 
     fake = FakeEmbedder()
+    # The abstention threshold is calibrated for the real model's cosines, not the fake's.
+    monkeypatch.setenv("KB_ABSTAIN_BELOW", "0")
     monkeypatch.setattr(index.embedder, "load_embedder", lambda *a, **kw: fake)
     monkeypatch.setattr(index.embedder, "model_identity", lambda model: FakeEmbedder.model_id)
     return fake

@@ -114,3 +114,17 @@ def test_real_pdfs_are_indexed_or_reported(tmp_path):
         assert hit.chunk.source_id == "pdfs/mhlw_model_shugyo_kisoku_001018385.pdf"
         assert hit.citation.page_label and hit.citation.page_index is not None
         assert hit.chunk.section_path  # 第N章 > 第N条 from the PDF's headings
+
+
+@pytest.mark.parametrize("query", ["富士山の高さは何メートルですか", "asdfghjkl", "おすすめのラーメン屋を教えて"])
+def test_out_of_scope_questions_abstain_with_nearest_sections(sample_kb, query):
+    answer = sample_kb.ask(query)
+    assert answer.abstained and answer.sentences == () and answer.sources  # nearest sections, no claims
+
+
+@pytest.mark.parametrize("query", ["在留カードをなくしたらどうすればいいですか", "How do I join National Health Insurance?"])
+def test_in_scope_questions_are_answered(sample_kb, query):
+    answer = sample_kb.ask(query)
+    assert not answer.abstained and answer.sentences
+    for s in answer.sentences:
+        assert s.text in answer.sources[s.citations[0] - 1].chunk.text
