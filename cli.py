@@ -97,6 +97,7 @@ def _section(citation) -> str:
     return f"{citation.section_id} {path}" if citation.section_id and not citation.section_id.startswith("第") else path
 
 
+@app.command("sync")
 @app.command()
 def ingest(
     paths: List[Path] = typer.Argument(..., help="Files or folders (.pdf, .md, .txt, e-Gov law .html)."),
@@ -106,9 +107,10 @@ def ingest(
     json_out: bool = JsonOpt,
     debug: bool = DebugOpt,
 ) -> None:
-    """Build the index from PATHS (replacing what it held) and publish it atomically.
+    """Make the index hold exactly PATHS, re-embedding only new or changed passages, and publish the
+    new version atomically (readers keep the old one until they reload). `kb sync` is the same command.
 
-    Example: [bold]kb ingest data/guidebook ../shared/corpus/laws --index ./my-index[/]
+    Example: [bold]kb sync data/guidebook ../shared/corpus/laws --index ./my-index[/]
     """
     from kb.config import Settings
     from kb.facade import KnowledgeBase
@@ -129,8 +131,13 @@ def ingest(
             ) + (f" … (+{len(s.issues) - 5})" if len(s.issues) > 5 else "")
             table.add_row(escape(s.source_id), s.language, str(s.chunks), skipped or "")
         out.print(table)
+        d, c = report.changes["documents"], report.changes["chunks"]
+        out.print(f"documents: {len(d['added'])} added, {len(d['changed'])} changed, {len(d['removed'])} removed, "
+                  f"{d['unchanged']} unchanged; chunks: {c['added']} added, {c['removed']} removed, "
+                  f"{c['unchanged']} unchanged; {report.embedded} embedded")
         out.print(f"{report.chunks} chunks from {sum(1 for s in report.sources if not s.error)} sources "
-                  f"in {report.seconds:.1f} s ({report.passages_per_second:.1f} passages/s); version {report.version}")
+                  f"in {report.seconds:.1f} s ({report.passages_per_second:.1f} passages/s embedded); "
+                  f"version {report.version}")
 
 
 @app.command()
@@ -275,6 +282,94 @@ def editions(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt, debug: 
             missing = ", ".join(a["missing"][:8]) + (f" … (+{len(a['missing']) - 8})" if len(a["missing"]) > 8 else "")
             table.add_row(lang, str(n), str(len(a["sections"])), missing or "none", ", ".join(a["only_here"]) or "none")
         out.print(table)
+
+
+@app.command()
+def fetch(
+    manifest: Path = typer.Option(Path(__file__).resolve().parent / "data" / "guidebook" / "editions.toml",
+                                  "--manifest", help="TOML list of official edition PDFs (language -> URL)."),
+    dest: Optional[Path] = typer.Option(None, "--dest", help="Download folder (default: $KB_HOME/guidebook-pdf)."),
+    lang: Optional[List[str]] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
+    timeout: float = typer.Option(30.0, help="Seconds without data before a download fails."),
+    json_out: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Download the official guidebook PDFs listed in the manifest: allowed hosts only, size-limited,
+    resumable, verified (PDF content type and magic, sha256 recorded in fetched.json).
+
+    Then index them: [bold]kb sync $KB_HOME/guidebook-pdf[/]
+    """
+    from ingest.fetch import fetch_all, load_manifest
+    from kb.config import Settings
+
+    with _errors(debug):
+        target = dest or Settings.load().home / "guidebook-pdf"
+        with _progress(not json_out) as progress:
+            results = fetch_all(load_manifest(manifest), target, languages=lang or None, timeout=timeout,
+                                progress=progress)
+        if json_out:
+            _print_json([{"language": r.language, "status": r.status, "reason": r.reason,
+                          "path": str(r.path) if r.path else None, "sha256": r.sha256, "size": r.size}
+                         for r in results])
+        else:
+            table = Table(title=f"Fetched into {target}", title_justify="left")
+            for col in ("language", "status", "detail"):
+                table.add_column(col)
+            for r in results:
+                table.add_row(r.language, r.status, escape(r.reason or (r.sha256 or "")[:16]))
+            out.print(table)
+        if any(r.status == "failed" for r in results):
+            raise typer.Exit(1)
+
+
+@app.command()
+def rollback(index: Optional[Path] = IndexOpt, debug: bool = DebugOpt) -> None:
+    """Make the previous index version live again (readers switch on their next reload)."""
+    from kb.facade import KnowledgeBase
+
+    with _errors(debug):
+        out.print(f"live version is now {KnowledgeBase.rollback(index)}")
+
+
+@app.command()
+def diff(
+    old: Optional[str] = typer.Argument(None, help="Old version name (default: the previous version)."),
+    new: Optional[str] = typer.Argument(None, help="New version name (default: the live version)."),
+    index: Optional[Path] = IndexOpt,
+    json_out: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Sections added, removed and changed between two index versions, with a short text diff.
+
+    Example: [bold]kb diff[/]  (previous -> live)
+    """
+    from index.diff import diff_versions
+    from index.layout import IndexLayout
+    from kb.config import Settings
+    from kb.errors import IndexNotFoundError
+
+    with _errors(debug):
+        layout = IndexLayout(Settings.load(index=index).index)
+        def pick(name: Optional[str], default: Optional[Path], what: str) -> Path:
+            path = layout.versions / name if name else default
+            if path is None or not path.is_dir():
+                names = sorted(p.name for p in layout.versions.glob("*")) if layout.versions.is_dir() else []
+                raise IndexNotFoundError(f"no {what} version {name or ''} in {layout.root}; versions: {names}")
+            return path
+        report = diff_versions(pick(old, layout.previous(), "old"), pick(new, layout.current(), "new"))
+        if json_out:
+            _print_json(report)
+            return
+        out.print(f"{report['old']} -> {report['new']}: {len(report['added'])} added, "
+                  f"{len(report['removed'])} removed, {len(report['changed'])} changed, {report['unchanged']} unchanged")
+        for kind, color in (("added", "green"), ("removed", "red")):
+            for sec in report[kind]:
+                out.print(f"[{color}]{kind}[/] [{sec['language']}] {escape(sec['title'])} § {escape(sec['section'])}")
+        for sec in report["changed"]:
+            out.print(f"[yellow]changed[/] [{sec['language']}] {escape(sec['title'])} § {escape(sec['section'])}")
+            for line in sec["diff"]:
+                style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+                out.print(f"  [{style}]{escape(line)}[/]")
 
 
 @app.command()

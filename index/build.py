@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from index.cache import EmbeddingCache, embed_with_cache
 from index.embedder import Embedder
 from index.keyword import KeywordIndex
 from index.layout import IndexLayout
@@ -24,8 +25,12 @@ def indexed_text(chunk: Chunk) -> str:
 
 def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Chunk],
                   embedder: Embedder, *, model: str, chunk_size: int, chunk_overlap: int,
-                  progress: Progress | None = None, keep: int = 2) -> Path:
-    """Write a complete version into staging, publish it, prune old versions; returns its folder."""
+                  progress: Progress | None = None, keep: int = 2,
+                  cache: EmbeddingCache | None = None) -> tuple[Path, int]:
+    """Write a complete version into staging, publish it, prune old versions.
+
+    Returns (the version's folder, how many passages were embedded: cache misses). Call it while
+    holding ``index.lock.writer_lock(root)``."""
     started = time.perf_counter()
     # One edition's chunks are contiguous rows, so a search can be limited to an edition cheaply.
     chunks = sorted(chunks, key=lambda c: c.language)
@@ -37,8 +42,9 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
     try:
         texts = [indexed_text(c) for c in chunks]
         total = len(texts)
-        vectors = embedder.embed_passages(
-            texts, progress=(lambda n: progress("embed", n, total)) if progress else None)
+        # Commit to the cache every few model batches: a killed sync loses at most one of these.
+        vectors, embedded = embed_with_cache(embedder, texts, cache, progress=progress,
+                                             batch=4 * max(1, getattr(embedder, "batch_size", 32)))
         VectorIndex.build(vectors, embedder.dim).save(staged / "vectors.faiss")
         KeywordIndex.build(texts).save(staged / "keyword")
         counts: dict[str, int] = {}
@@ -57,4 +63,4 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
         layout.discard(staged)
         raise
     layout.prune(keep)
-    return final
+    return final, embedded

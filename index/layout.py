@@ -1,7 +1,7 @@
 """On-disk layout of an index and its atomic publication.
 
     ROOT/CURRENT            name of the live version (replaced atomically with os.replace)
-    ROOT/versions/<name>/   manifest.json, chunks.sqlite, vectors.faiss, keyword/
+    ROOT/versions/v<seq>-<time>/   manifest.json, chunks.sqlite, vectors.faiss, keyword/
     ROOT/staging/<name>/    versions being built; never read by readers
 
 A version is built in ``staging``, fsynced, renamed into ``versions`` and only then named in
@@ -52,7 +52,11 @@ class IndexLayout:
         return path if name and path.is_dir() else None
 
     def new_staging(self) -> Path:
-        name = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        """A fresh build folder named ``v<sequence>-<time>``: names sort in publication order
+        (the writer lock makes the sequence number unique)."""
+        seqs = [int(p.name[1:7]) for p in self.versions.glob("v*") if p.name[1:7].isdigit()] \
+            if self.versions.is_dir() else []
+        name = f"v{max(seqs, default=0) + 1:06d}-{time.strftime('%Y%m%dT%H%M%S')}"
         path = self.staging / name
         path.mkdir(parents=True)
         return path
@@ -64,17 +68,34 @@ class IndexLayout:
         final = self.versions / staged.name
         os.replace(staged, final)
         _fsync_dir(self.versions)
-        tmp = self.root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(final.name + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / POINTER)
-        _fsync_dir(self.root)
+        self.point_to(final)
         return final
 
     def discard(self, staged: Path) -> None:
         shutil.rmtree(staged, ignore_errors=True)
+
+    def clean_staging(self) -> int:
+        """Remove builds left by a killed writer (call only while holding the writer lock)."""
+        stale = [p for p in self.staging.glob("*") if p.is_dir()] if self.staging.is_dir() else []
+        for p in stale:
+            shutil.rmtree(p, ignore_errors=True)
+        return len(stale)
+
+    def previous(self) -> Path | None:
+        """The newest version older than the live one (what ``rollback`` returns to)."""
+        live = self.current()
+        older = sorted(p for p in self.versions.glob("*") if p.is_dir() and live and p.name < live.name)
+        return older[-1] if older else None
+
+    def point_to(self, version: Path) -> None:
+        """Make an existing version live (rollback), atomically."""
+        tmp = self.root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(version.name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.root / POINTER)
+        _fsync_dir(self.root)
 
     def prune(self, keep: int = 2) -> list[Path]:
         """Remove all but the newest ``keep`` versions (never the live one) and stale staging dirs."""

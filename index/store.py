@@ -83,6 +83,12 @@ class ChunkStore:
                            "ORDER BY row", args)
         return {r[0]: _chunk(r[1:]) for r in rows}
 
+    def all_chunks(self) -> list[Chunk]:
+        return [_chunk(r) for r in self._query(f"SELECT {', '.join(_COLUMNS)} FROM chunks ORDER BY row")]
+
+    def chunk_ids(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT chunk_id FROM chunks")}
+
     def section_ids(self) -> dict[str, set[str]]:
         """Every edition language and the section ids it has."""
         out: dict[str, set[str]] = {}

@@ -1,59 +1,193 @@
-"""Keyword tokens for BM25: Japanese by morphological analysis, other scripts by words.
+"""Keyword tokens for BM25, one rule per script, for documents and queries of every edition.
 
-Text is NFKC-normalised (full-width letters/digits/spaces become ASCII) and lower-cased. Text with
-kana or kanji goes through fugashi + unidic-lite and each morpheme is indexed by its dictionary
-form (lemma), so 紛失した / 紛失して / 紛失 all match; punctuation, particles and auxiliaries are dropped.
-Other text is split into words. Documents and queries must use the same ``ANALYZER`` (recorded in
-the index manifest), otherwise the keyword leg silently scores nothing.
+Text is NFKC-normalised (full-width letters/digits/spaces become ASCII), lower-cased, stripped of
+invisible joiners, and cut into script runs; each run is tokenised by its rule:
+
+* Japanese (kana or Japanese-only kanji outweigh Chinese-only Han in the whole text, see
+  ``ingest.language.cjk_evidence``): fugashi + unidic-lite dictionary forms (lemmas) of content
+  morphemes, so 紛失した / 紛失して / 紛失 all match; punctuation, particles and auxiliaries are
+  dropped. Plus katakana trigrams of the readings of each stretch of content morphemes, so an
+  all-kana question (ひっこし, ざいりゅう) meets the kanji document (引っ越し, 在留): unidic cuts
+  unknown kana strings badly (ざいりゅう -> 際 + 竜), but the reading stream is the same.
+* Chinese, and Han-only text that could be either (国民健康保険 加入): the same fugashi lemmas,
+  so Japanese documents are still found, plus character bigrams of each Han run (a lone
+  character is its own token), so 我的在留卡丢了怎么办 meets Chinese documents.
+* Thai, Lao, Khmer, Myanmar (no spaces between words): bigrams of grapheme clusters.
+* Hangul: syllable bigrams of each word (Korean particles are glued to the word: 카드를).
+* Everything else (Latin, Cyrillic, Devanagari, ...): words, combining marks kept inside them
+  (Vietnamese tones, Devanagari vowel signs and viramas, which ``\\w`` alone splits at).
+
+Documents and queries must use the same ``ANALYZER`` (recorded in the index manifest),
+otherwise the keyword leg silently scores nothing.
 """
 from __future__ import annotations
 
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 
-ANALYZER = "fugashi-unidic-lite-lemma/2"
+from ingest.language import cjk_evidence
 
-_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
-_WORD = re.compile(r"\w+", re.UNICODE)
+ANALYZER = "multiscript-lemma-kana3-bigram/3"
+
+_HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_KANA = "\u3006\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff"
+_HANGUL = "\u1100-\u11ff\u3131-\u318e\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff"
+_THAI = "\u0e01-\u0e3a\u0e40-\u0e4e\u0e50-\u0e59"
+_LAO = "\u0e80-\u0eff"
+_KHMER = "\u1780-\u17d3\u17d7\u17dc-\u17ff\u19e0-\u19ff"
+_MYANMAR = "\u1000-\u1049\u1050-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f"
+# Combining marks are not \w in Python's re: without them नेपाली falls apart into न / प / ल.
+_MARKS = re.escape("".join(c for c in map(chr, range(0x10000)) if unicodedata.category(c)[0] == "M"))
+_OWN_RULE = _HAN + _KANA + _HANGUL + _THAI + _LAO + _KHMER + _MYANMAR
+_RUNS = re.compile(
+    rf"(?P<word>[^\W\d_{_OWN_RULE}](?:[^\W{_OWN_RULE}]|[{_MARKS}])*)"  # starts with a letter
+    rf"|(?P<hangul>[{_HANGUL}]+)"
+    rf"|(?P<nospace>[{_THAI}]+|[{_LAO}]+|[{_KHMER}]+|[{_MYANMAR}]+)"
+)
+# Between the runs: Han/kana with the digits and punctuation around them (fugashi reads
+# 14日以内 better whole), or bare numbers.
+_CJK = re.compile(f"[{_HAN}{_KANA}]")
+_HAN_RUN = re.compile(f"[{_HAN}]+")
+_NUMBER = re.compile(r"[^\W_]+")
+_CLUSTER = re.compile(f".[{_MARKS}]*", re.S)  # a base character and the marks on it
+_WORD_CHAR = re.compile(r"\w")
+_ALL_KANA = re.compile(f"[{_KANA}]+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200c\u200d\u2060\ufeff"))  # soft hyphen, ZWNJ, ZWJ, ...
+_TO_KATAKANA = {c: c + 0x60 for c in range(0x3041, 0x3097)}
+
 # Punctuation, symbols, spaces, particles and auxiliaries carry no topic. Dropping particles and
 # auxiliaries measured +0.2 pt R@1 on JSQuAD (BM25 .889 -> .891, weighted .909 -> .911) and keeps
 # question words like "ですか" from matching every polite sentence of the guidebook.
 _DROP_POS = {"補助記号", "空白", "記号", "助詞", "助動詞"}
+# Reading n-grams: trigrams beat bigrams and 4-grams on JSQuAD questions rewritten in kana
+# (R@1 .46 -> .78 vs .74/.77) and keep kanji questions as they were (.891 -> .896 R@1).
+_READING_N = 3
 _local = threading.local()
 
 
 def normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    text = unicodedata.normalize("NFKC", text).lower().translate(_INVISIBLE)
+    # "İ".lower() is "i" + combining dot above; Turkish users type the plain "i"
+    return text.replace("i\u0307", "i") if "\u0307" in text else text
+
+
+def tokenize(text: str) -> list[str]:
+    """Keyword tokens of ``text`` (see module docstring)."""
+    text = normalize(text)
+    tokens: list[str] = []
+    japanese: bool | None = None  # decided once for the whole text, when Han/kana first appear
+    for kind, run in _runs(text):
+        if kind == "word":
+            tokens.append(run)
+        elif kind in ("hangul", "nospace"):
+            tokens.extend(_bigrams(_CLUSTER.findall(run)))
+        elif not _CJK.search(run):
+            tokens.extend(_NUMBER.findall(run))
+        else:
+            if japanese is None:
+                japanese = cjk_evidence(text).japanese
+            tokens.extend(_japanese_tokens(run, readings=japanese))
+            if not japanese:
+                for han in _HAN_RUN.findall(run):
+                    tokens.extend(_bigrams(han))
+    return tokens
+
+
+def _runs(text: str) -> Iterator[tuple[str, str]]:
+    """(kind, run) in text order; the stretches between matched runs have kind "cjk"."""
+    pos = 0
+    for match in _RUNS.finditer(text):
+        if match.start() > pos:
+            yield "cjk", text[pos:match.start()]
+        yield match.lastgroup, match.group()
+        pos = match.end()
+    if pos < len(text):
+        yield "cjk", text[pos:]
+
+
+def _bigrams(units: list[str] | str) -> list[str]:
+    if len(units) == 1:
+        return [units[0]]
+    return [units[i] + units[i + 1] for i in range(len(units) - 1)]
+
+
+def _japanese_tokens(text: str, readings: bool) -> list[str]:
+    """Lemmas of content morphemes, then (if ``readings``) n-grams of their reading streams."""
+    tokens: list[str] = []
+    streams: list[list[str]] = [[]]
+    for surface, pos1, lemma, kana in _morphemes(text):
+        kana_letter = pos1 == "記号" and _ALL_KANA.fullmatch(surface)  # unidic's guess for ぜいきん
+        if (pos1 in _DROP_POS and not kana_letter) or not surface.strip():
+            if streams[-1]:
+                streams.append([])
+            continue
+        if not kana_letter:
+            token = _lemma_token(lemma or surface)
+            if token:
+                tokens.append(token)
+        if readings:
+            reading = _reading(surface, kana)
+            if reading:
+                streams[-1].append(reading)
+            elif streams[-1]:
+                streams.append([])
+    for stream in streams:
+        tokens.extend(_ngrams("".join(stream), _READING_N))
+    return tokens
+
+
+def _lemma_token(lemma: str) -> str:
+    # unidic lemmas of loanwords carry their origin: カード-card -> カード
+    if "-" in lemma and not lemma.startswith("-"):
+        lemma = lemma.split("-", 1)[0]
+    token = normalize(lemma)
+    return token if _WORD_CHAR.search(token) else ""
+
+
+def _reading(surface: str, kana: str | None) -> str:
+    """Katakana reading of a morpheme: unidic's, or the surface itself for unknown kana words."""
+    if kana and kana != "*":
+        return kana
+    return surface.translate(_TO_KATAKANA) if _ALL_KANA.fullmatch(surface) else ""
+
+
+def _ngrams(reading: str, n: int) -> list[str]:
+    if len(reading) < n:
+        return [reading] if len(reading) >= 2 else []  # ゴミ: a short word is its own token
+    return [reading[i:i + n] for i in range(len(reading) - n + 1)]
+
+
+def _morphemes(text: str) -> Iterator[tuple[str, str, str | None, str | None]]:
+    """(surface, pos1, lemma, kana) per morpheme. Splitting feature_raw is ~3x faster than
+    fugashi's ``word.feature`` namedtuple, which matters when indexing thousands of chunks."""
+    tagger, lemma_at, kana_at = _tagger()
+    for word in tagger(text):
+        raw = word.feature_raw
+        if '"' in raw:  # a field containing a comma is CSV-quoted: let fugashi parse it
+            feature = word.feature
+            yield word.surface, feature.pos1, feature.lemma, getattr(feature, "kana", None)
+            continue
+        fields = raw.split(",")
+        if len(fields) > kana_at:
+            yield word.surface, fields[0], fields[lemma_at], fields[kana_at]
+        else:  # unknown word: part of speech only
+            yield word.surface, fields[0], None, None
 
 
 def _tagger():
-    # A Tagger is not safe to share between threads; one per thread is cheap (~10 ms).
-    tagger = getattr(_local, "tagger", None)
-    if tagger is None:
+    """(tagger, lemma field index, kana field index) for this thread: a Tagger is not safe to
+    share between threads, and one per thread is cheap (~10 ms)."""
+    found = getattr(_local, "tagger", None)
+    if found is None:
         try:
             import fugashi
         except ImportError as exc:  # pragma: no cover - a broken install
             from kb.errors import ConfigError
 
             raise ConfigError("fugashi is not installed: pip install 'fugashi' 'unidic-lite'") from exc
-        tagger = _local.tagger = fugashi.Tagger()
-    return tagger
-
-
-def tokenize(text: str) -> list[str]:
-    """Keyword tokens of ``text`` (see module docstring)."""
-    text = normalize(text)
-    if not _JAPANESE.search(text):
-        return _WORD.findall(text)
-    tokens = []
-    for word in _tagger()(text):
-        feature = word.feature
-        if feature.pos1 in _DROP_POS or not word.surface.strip():
-            continue
-        lemma = feature.lemma or word.surface
-        lemma = lemma.split("-", 1)[0] if "-" in lemma and not lemma.startswith("-") else lemma
-        token = normalize(lemma)
-        if _WORD.search(token):
-            tokens.append(token)
-    return tokens
+        tagger = fugashi.Tagger()
+        fields = type(tagger("日")[0].feature)._fields  # unidic-lite and full unidic order differ
+        found = _local.tagger = (tagger, fields.index("lemma"), fields.index("kana"))
+    return found

@@ -1,26 +1,158 @@
-"""Which edition language a text is in, by script (a fuller detector comes with the language issue)."""
+"""Which edition language a text is in: by script first, then py3langid among that script's languages.
+
+Most guidebook editions have a script of their own (kana -> ja, Hangul -> ko, Thai, Khmer, Myanmar,
+Devanagari -> ne: the guidebook has Nepali, not Hindi), so the script decides and the statistical
+model is only asked to tell apart languages sharing a script (Latin: en/vi/pt/es/tl/id/tr;
+Cyrillic: uk/mn). Han text is Japanese or Chinese by kana and by the Han forms only one of the
+writing standards uses (険/险/險). Easy Japanese ("ja-easy") cannot be told from "ja" by its
+text, so it is reported as "ja". Everything runs offline; the py3langid model loads once, lazily.
+"""
 from __future__ import annotations
 
-import unicodedata
+import copy
+import re
+import threading
+from collections import Counter
+from typing import NamedTuple
 
 from ingest.quality import char_script
 
 SAMPLE_CHARS = 20000  # enough text to judge by; a long document is not read to the end
+LANGID_CHARS = 3000  # py3langid is sure long before this; more only costs time
 # Japanese running text is ~90% Han/kana even with Latin terms mixed in; 30% keeps a
-# Japanese page with many acronyms/URLs on the right side.
+# Japanese page with many acronyms/URLs on the right side. The same share lets any non-Latin
+# script outvote Latin (URLs, acronyms and names appear in every edition).
 CJK_MIN_SHARE = 0.3
 
+# Scripts that name their guidebook language outright.
+_SCRIPT_LANGUAGE = {"hangul": "ko", "thai": "th", "lao": "lo", "khmer": "km", "myanmar": "my",
+                    "devanagari": "ne", "mongolian": "mn", "sinhala": "si", "bengali": "bn",
+                    "tamil": "ta", "greek": "el", "georgian": "ka", "armenian": "hy", "hebrew": "he"}
+# Languages py3langid may answer per script. Few candidates keep short texts from coming out as
+# exotic languages (Tagalog as Bikol, Indonesian as Malay): on 20 one- or two-word English
+# queries the guidebook's Latin-script languages alone gave 15 "en", adding fr/de/it gave 12.
+# Russian stays for Cyrillic: its letters differ enough from Ukrainian and Mongolian.
+_CANDIDATES = {
+    "latin": ("en", "vi", "pt", "es", "tl", "id", "tr"),
+    "cyrillic": ("uk", "mn", "ru"),
+    "arabic": ("ar", "fa", "ur"),
+    "cjk": ("ja", "zh"),
+}
+_EDITION_CODE = {"zh": "zh-Hans"}
+# One or two Latin words ("garbage", "visa renewal") are a guess (tl 0.35, id 0.38); below this
+# probability the answer is English, the edition most Latin-script users can read.
+MIN_CONFIDENCE = 0.5
+_UNSURE = {"latin": "en"}
 
-def guess_language(text: str) -> str:
-    """``"ja"`` when Han/kana make up at least CJK_MIN_SHARE of the letters, ``"en"`` for other
-    letters, ``"und"`` when there are none; cheap and offline."""
-    letters = cjk = 0
-    for ch in text[:SAMPLE_CHARS]:
-        if unicodedata.category(ch)[0] != "L":
-            continue
-        letters += 1
-        if char_script(ch) == "cjk":
-            cjk += 1
-    if letters == 0:
+# Han characters that only one writing standard uses: Japanese shinjitai/kokuji (険 駅 込),
+# Simplified (险 这 们) and Traditional (險 這 們) Chinese. Quoted terms cross over (Chinese
+# editions quote 健康保険証), so these are counted and compared, never taken as proof alone.
+_JA_HAN = ("経継続読売駅円図関険験検権県済剤斉薬訳様覧両緑録広拡転伝鉄単帯沢択対応営栄桜価気帰"
+           "児歯収従証焼畳譲触専浅銭総蔵臓徴聴庁払仏悪圧囲縁塩殴穏仮絵覚楽観陥挙駆軽恵撃剣圏"
+           "厳効鉱砕雑渋縦処実団戦乗浄毎発変辺歩満労歴齢働込畑峠枠匂栃")
+_HANS = ("时请为报险发间许认费个护疗确难构续资证过询对办药则厅还岁语务补书关从诊电记动无应况儿"
+         "获设别额编样迁缴领网话单给进长离变处养纳种开带业贴结龄计项备码强视户劳紧伤遗经级场"
+         "员订规车邮职账调负协亲门审转现这实风译监馆须类标联载论营较础复达决节们么吗说让丢")
+_ZH_HAN = "怎查步收效假乘每您吧呢哪很啊"  # both Chinese standards, not Japanese
+_HANT = ("們這麼嗎說讓從對來會國學體當與點經實發證關險醫辦應條區變轉號讀賣驛圖檢權縣濟藥譯樣覽"
+         "兩綠錄灣廣擴傳鐵單帶滯澤擇營榮價氣歸兒齒辭聽廳惡壓圍緣鹽穩繪覺樂觀舉驅輕擊劍嚴礦雜"
+         "縱處團戰淨滿勞歷齡邊繼續")
+_KANA_RE = re.compile(r"[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\uff66-\uff9d]")
+_JA_HAN_RE = re.compile(f"[{_JA_HAN}]")
+_HANS_RE = re.compile(f"[{_HANS}]")
+_HANT_RE = re.compile(f"[{_HANT}]")
+_ZH_HAN_RE = re.compile(f"[{_ZH_HAN}]")
+
+
+class CjkEvidence(NamedTuple):
+    kana: int
+    ja_han: int
+    hans: int
+    hant: int
+    zh_han: int
+
+    @property
+    def japanese(self) -> bool:
+        """Kana and Japanese-only Han clearly outweigh Chinese-only Han. A Chinese page quoting
+        在留カード has a few kana against many 这/们/险; Han with no telling form is not Japanese."""
+        return self.kana + self.ja_han > 2 * (self.hans + self.hant + self.zh_han)
+
+
+def cjk_evidence(text: str) -> CjkEvidence:
+    """Counts of kana and of standard-specific Han characters in ``text``."""
+    return CjkEvidence(len(_KANA_RE.findall(text)), len(_JA_HAN_RE.findall(text)),
+                       len(_HANS_RE.findall(text)), len(_HANT_RE.findall(text)),
+                       len(_ZH_HAN_RE.findall(text)))
+
+
+def detect_language(text: str) -> str:
+    """Edition code of ``text`` ("ja", "en", "zh-Hans", "ko", "vi", ...), the py3langid code for
+    other languages, ``"und"`` when there are no letters."""
+    sample = text[:SAMPLE_CHARS]
+    script = _dominant_script(sample)
+    if script is None:
         return "und"
-    return "ja" if cjk / letters >= CJK_MIN_SHARE else "en"
+    if script == "cjk":
+        return _cjk_language(sample)
+    if script in _SCRIPT_LANGUAGE:
+        return _SCRIPT_LANGUAGE[script]
+    return _identify(sample, _CANDIDATES.get(script), _UNSURE.get(script))
+
+
+# Other modules (markdown and PDF loaders) import the older name.
+guess_language = detect_language
+
+
+def _dominant_script(text: str) -> str | None:
+    """The script of most letters, except that Latin yields to any script with CJK_MIN_SHARE."""
+    counts = Counter(s for ch in text if ch.isalpha() and (s := char_script(ch)) not in (None, "inherit"))
+    letters = sum(counts.values())
+    if not letters:
+        return None
+    latin = counts.pop("latin", 0)
+    if counts:
+        script, n = counts.most_common(1)[0]
+        if n >= CJK_MIN_SHARE * letters or not latin:
+            return script
+    return "latin"
+
+
+def _cjk_language(text: str) -> str:
+    evidence = cjk_evidence(text)
+    if evidence.japanese:
+        return "ja"
+    if evidence.hant > 2 * evidence.hans:
+        return "zh-Hant"
+    if evidence.hans or evidence.zh_han:
+        return "zh-Hans"
+    return _identify(text, _CANDIDATES["cjk"])  # Han only, no telling form: let the model choose
+
+
+_lock = threading.Lock()
+_identifiers: dict[tuple[str, ...] | None, object] = {}
+
+
+def _identify(text: str, candidates: tuple[str, ...] | None, unsure: str | None = None) -> str:
+    code, probability = _identifier(candidates).classify(text[:LANGID_CHARS])
+    if unsure and probability < MIN_CONFIDENCE:
+        return unsure
+    return _EDITION_CODE.get(code, code)
+
+
+def _identifier(candidates: tuple[str, ...] | None):
+    """A py3langid identifier restricted to ``candidates`` (None: every language of the model). The model
+    (~0.3-0.6 s to load) is read once; restricted copies share its tables, and the module-level
+    identifier py3langid keeps for other callers is never touched."""
+    with _lock:
+        found = _identifiers.get(candidates)
+        if found is None:
+            if None not in _identifiers:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                _identifiers[None] = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            found = _identifiers[None]
+            if candidates is not None:
+                found = copy.copy(found)
+                found.set_languages(candidates)
+            _identifiers[candidates] = found
+        return found

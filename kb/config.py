@@ -46,6 +46,7 @@ class Settings:
     llm_model: str = "default"
     llm_api_key: str | None = None
     llm_timeout: float = 20.0  # seconds; slower replies fall back to the extractive answer
+    reload_every: float = 5.0  # seconds between checks for a newer index version (0: never)
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":

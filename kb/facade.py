@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kb.config import DEFAULT_MODEL, SAMPLE_DIR, Settings
-from kb.errors import ConfigError, IndexMismatchError, IngestError
+from kb.errors import ConfigError, IndexMismatchError, IndexNotFoundError, IngestError
 from kb.model import Answer, Chunk, Hit, IngestReport, SearchResult, SourceReport
 
 Progress = Callable[[str, int, int], None]  # (stage, advance, total): "load" per file, "embed" per chunk
@@ -30,6 +30,7 @@ class KnowledgeBase:
         self._version = version
         self._retriever = HybridRetriever(version, embedder, settings)
         self._lock = threading.Lock()
+        self._checked = time.monotonic()
 
     # -- opening and building -------------------------------------------------------------
     @classmethod
@@ -76,7 +77,10 @@ class KnowledgeBase:
         image-only or garbled are reported in ``issues``. Raises IngestError when nothing is indexable.
         """
         from index.build import build_version
+        from index.cache import EmbeddingCache
         from index.embedder import load_embedder
+        from index.layout import IndexLayout
+        from index.lock import writer_lock
         from ingest.chunker import chunk_document
         from ingest.loader import collect, load
 
@@ -105,15 +109,103 @@ class KnowledgeBase:
         model = settings.model or DEFAULT_MODEL
         embedder = load_embedder(model, settings.model_cache, threads=settings.ingest_threads,
                                  batch_size=settings.batch_size)
-        embed_started = time.perf_counter()
-        version = build_version(settings.index, documents, chunks, embedder, model=model,
-                                chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
-                                progress=progress)
-        embed_seconds = time.perf_counter() - embed_started
+        with writer_lock(settings.index):
+            layout = IndexLayout(settings.index)
+            layout.clean_staging()  # builds left behind by a killed writer
+            changes = cls._changes(settings.index, documents, chunks)
+            cache = EmbeddingCache(settings.index / "embeddings.sqlite")
+            embed_started = time.perf_counter()
+            try:
+                version, embedded = build_version(
+                    settings.index, documents, chunks, embedder, model=model, chunk_size=settings.chunk_size,
+                    chunk_overlap=settings.chunk_overlap, progress=progress, cache=cache)
+            finally:
+                cache.close()
+            embed_seconds = time.perf_counter() - embed_started
+        changes["chunks"]["embedded"] = embedded
         return IngestReport(str(settings.index), version.name, tuple(reports), len(chunks),
-                            time.perf_counter() - started, embed_seconds)
+                            time.perf_counter() - started, embed_seconds, embedded, changes)
+
+    @staticmethod
+    def _changes(root: Path, documents: Sequence[Any], chunks: Sequence[Chunk]) -> dict[str, Any]:
+        """What this build changes compared with the live version: documents by content hash,
+        chunks by id (ids derive from content, so an unchanged chunk keeps its id)."""
+        from index.layout import IndexLayout
+        from index.store import ChunkStore
+
+        live = IndexLayout(root).current()
+        old_docs: dict[str, str] = {}
+        old_chunks: set[str] = set()
+        if live is not None and (live / "chunks.sqlite").exists():
+            store = ChunkStore(live / "chunks.sqlite")
+            try:
+                old_docs = {s["source_id"]: s["content_hash"] for s in store.sources()}
+                old_chunks = store.chunk_ids()
+            finally:
+                store.close()
+        new_docs = {d.source_id: d.content_hash for d in documents}
+        new_chunks = {c.chunk_id for c in chunks}
+        return {
+            "documents": {
+                "added": sorted(set(new_docs) - set(old_docs)),
+                "changed": sorted(k for k in set(new_docs) & set(old_docs) if new_docs[k] != old_docs[k]),
+                "removed": sorted(set(old_docs) - set(new_docs)),
+                "unchanged": sum(1 for k in set(new_docs) & set(old_docs) if new_docs[k] == old_docs[k]),
+            },
+            "chunks": {"added": len(new_chunks - old_chunks), "removed": len(old_chunks - new_chunks),
+                       "unchanged": len(new_chunks & old_chunks)},
+        }
+
+    @classmethod
+    def rollback(cls, index: str | Path | None = None, *, settings: Settings | None = None) -> str:
+        """Make the previous version live again; returns its name."""
+        from index.layout import IndexLayout
+        from index.lock import writer_lock
+
+        settings = (settings or Settings.load()).with_(index=Path(index) if index else None)
+        with writer_lock(settings.index):
+            layout = IndexLayout(settings.index)
+            previous = layout.previous()
+            if previous is None:
+                raise IndexNotFoundError(f"{settings.index}: no earlier version to roll back to")
+            layout.point_to(previous)
+        return previous.name
 
     # -- reading ----------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """The name of the index version this object is reading."""
+        return self._version.path.name
+
+    def reload(self) -> bool:
+        """Switch to the newest published version if there is one; True if it switched.
+
+        Searches already running finish on the version they started with (it stays open until
+        nothing uses it), so a bot keeps answering while a maintainer re-indexes."""
+        from answer.retrieve import HybridRetriever
+        from index.layout import IndexLayout
+        from index.reader import open_version
+
+        with self._lock:
+            self._checked = time.monotonic()
+            live = IndexLayout(self.settings.index).current()
+            if live is None or live == self._version.path:
+                return False
+            version = open_version(self.settings.index)
+            embedder = self._retriever.embedder
+            if version.manifest.model_id != embedder.model_id:
+                version.close()
+                raise IndexMismatchError(f"the new index version was built with {version.manifest.model_id}, "
+                                         f"this process uses {embedder.model_id}; restart it")
+            self._version = version
+            self._retriever = HybridRetriever(version, embedder, self.settings)
+            return True
+
+    def _maybe_reload(self) -> None:
+        every = self.settings.reload_every
+        if every > 0 and time.monotonic() - self._checked >= every:
+            self.reload()
+
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
                languages: Sequence[str] | None = None) -> SearchResult:
         """Ranked hits for ``query`` (hybrid by default; ``mode="dense"``/``"keyword"`` for one leg).
@@ -133,13 +225,16 @@ class KnowledgeBase:
         passages; an unusable reply (no or invalid citations, error, timeout) falls back, with a note."""
         from answer.compose import compose_answer
 
+        self._maybe_reload()
         s = self.settings
+        retriever = self._retriever  # one version for the whole answer, even if a reload happens now
         started = time.perf_counter()
-        result, vector = self._retriever.search_with_vector(query, max(k or s.top_k, s.answer_passages))
-        hits, note = (result.hits, "") if lang is None else self._in_edition(result.hits, lang)
+        result, vector = retriever.search_with_vector(query, max(k or s.top_k, s.answer_passages))
+        editions = retriever.version.manifest.languages
+        hits, note = (result.hits, "") if lang is None else self._in_edition(result.hits, lang, editions)
         t0 = time.perf_counter()
-        answer = compose_answer(result, vector, self._retriever.embedder.embed_passages,
-                                self._version.keyword, abstain_below=s.abstain_below,
+        answer = compose_answer(result, vector, retriever.embedder.embed_passages,
+                                retriever.version.keyword, abstain_below=s.abstain_below,
                                 passages=s.answer_passages, max_sentences=s.max_sentences, hits=hits, note=note)
         if generate and not answer.abstained:
             answer = self._generated(answer, hits[:s.answer_passages], lang)
@@ -165,10 +260,10 @@ class KnowledgeBase:
             return replace(extractive, note=" ".join(filter(None, (extractive.note, note))))
         return replace(extractive, sentences=tuple(sentences), sources=tuple(hits), method="generated")
 
-    def _in_edition(self, hits: Sequence[Hit], lang: str) -> tuple[list[Hit], str]:
+    @staticmethod
+    def _in_edition(hits: Sequence[Hit], lang: str, editions: dict[str, Any]) -> tuple[list[Hit], str]:
         from answer.editions import BASE
 
-        editions = self._version.manifest.languages
         target = lang if lang in editions else BASE
         out: list[Hit] = []
         fallback: list[str] = []

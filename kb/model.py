@@ -250,13 +250,16 @@ class IngestReport:
     chunks: int
     seconds: float
     embed_seconds: float
+    embedded: int = 0  # passages actually embedded (the rest came from the embedding cache)
+    changes: dict[str, Any] = field(default_factory=dict)  # added/changed/removed vs the previous version
 
     @property
     def passages_per_second(self) -> float:
-        return self.chunks / self.embed_seconds if self.embed_seconds > 0 else 0.0
+        return self.embedded / self.embed_seconds if self.embed_seconds > 0 and self.embedded else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "version": self.version, "chunks": self.chunks,
-                "seconds": round(self.seconds, 3), "embed_seconds": round(self.embed_seconds, 3),
-                "passages_per_second": round(self.passages_per_second, 2),
+                "embedded": self.embedded, "seconds": round(self.seconds, 3),
+                "embed_seconds": round(self.embed_seconds, 3),
+                "passages_per_second": round(self.passages_per_second, 2), "changes": self.changes,
                 "sources": [s.to_dict() for s in self.sources]}

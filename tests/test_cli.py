@@ -70,3 +70,10 @@ def test_bad_setting_is_an_error(index, monkeypatch):
     monkeypatch.setenv("KB_FUSION", "borda")
     result = runner.invoke(app, ["search", "x", "--index", str(index)])
     assert result.exit_code == 1 and "choose from" in result.stderr
+
+
+def test_fetch_command_reports_each_edition(tmp_path):
+    result = runner.invoke(app, ["fetch", "--dest", str(tmp_path / "pdf"), "--json", "--lang", "ja", "--lang", "vi"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(r["language"], r["status"]) for r in data] == [("ja", "skipped"), ("vi", "skipped")]

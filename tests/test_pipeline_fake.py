@@ -120,6 +120,7 @@ def test_failed_build_leaves_live_index_untouched(corpus, tmp_path, fake_embedde
         raise RuntimeError("killed mid-embedding")
 
     monkeypatch.setattr(fake_embedder, "embed_passages", boom)
+    (corpus / "notes.txt").write_text("第1章 ごみ\n\n粗大ごみは予約が必要です。\n", encoding="utf-8")  # needs embedding
     with pytest.raises(RuntimeError):
         KnowledgeBase.build([corpus], index=root)
     assert IndexLayout(root).current() == live

@@ -1,0 +1,74 @@
+"""Embedding cache: vectors keyed by model and the exact text embedded, kept beside the index.
+
+A sync embeds only texts the cache has not seen, and commits after every batch, so a sync killed
+mid-embedding resumes where it stopped. Entries are plain float32 blobs in SQLite (no pickle).
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL, key TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (model, key)) WITHOUT ROWID"""
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = sqlite3.connect(path, timeout=30)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute(_SCHEMA)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def get(self, model: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            rows = self._con.execute(
+                f"SELECT key, dim, vector FROM vectors WHERE model = ? AND key IN ({','.join('?' * len(part))})",
+                (model, *part)).fetchall()
+            found.update({k: np.frombuffer(v, dtype=np.float32) for k, d, v in rows if d == dim})
+        return found
+
+    def put(self, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:
+        with self._con:  # one transaction per batch: what was committed survives a kill
+            self._con.executemany(
+                "INSERT OR REPLACE INTO vectors (model, key, dim, vector) VALUES (?, ?, ?, ?)",
+                ((model, k, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)))
+
+    def __len__(self) -> int:
+        return self._con.execute("SELECT count(*) FROM vectors").fetchone()[0]
+
+
+def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | None, *,
+                     batch: int = 128, progress=None) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``, embedding only cache misses; returns (vectors, how many were embedded)."""
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    keys = [text_key(t) for t in texts]
+    found = cache.get(embedder.model_id, list(dict.fromkeys(keys)), embedder.dim) if cache is not None else {}
+    missing = [i for i, k in enumerate(keys) if k not in found]
+    for i, k in enumerate(keys):
+        if k in found:
+            out[i] = found[k]
+    if progress and len(texts) > len(missing):
+        progress("embed", len(texts) - len(missing), len(texts))
+    for start in range(0, len(missing), batch):
+        rows = missing[start:start + batch]
+        vectors = embedder.embed_passages([texts[i] for i in rows])
+        out[rows] = vectors
+        if cache is not None:
+            cache.put(embedder.model_id, [keys[i] for i in rows], vectors)
+        if progress:
+            progress("embed", len(rows), len(texts))
+    return out, len(missing)

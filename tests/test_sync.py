@@ -1,0 +1,176 @@
+"""Re-indexing: incremental embedding, atomic publish, one writer, crash safety, rollback, diff."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from index.layout import IndexLayout
+from index.lock import IndexLockedError, writer_lock
+from kb import KnowledgeBase
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def chapter(n: int, extra: str = "") -> str:
+    body = "\n\n".join(f"### ({k}) 項目{k}\n第{n}章の{k}番目の説明です。手続は{k + n}日以内に行います。{extra if k == 1 else ''}"
+                       for k in range(1, 6))
+    return f"+++\ntitle = \"ガイド\"\nlanguage = \"ja\"\nedition = \"t\"\n+++\n# 第{n}章 章{n}\n## 1 節\n{body}\n"
+
+
+@pytest.fixture
+def src(tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for n in range(1, 4):
+        (folder / f"{n:02d}.md").write_text(chapter(n), encoding="utf-8")
+    return folder
+
+
+def test_only_changed_chunks_are_embedded_and_changes_are_reported(src, tmp_path, fake_embedder):
+    first = KnowledgeBase.build([src], index=tmp_path / "idx")
+    assert first.embedded == first.chunks == 15 and fake_embedder.passage_calls == 15
+    (src / "02.md").write_text(chapter(2, extra="新しい規則が加わりました。"), encoding="utf-8")
+    second = KnowledgeBase.build([src], index=tmp_path / "idx")
+    assert second.embedded == 1 and fake_embedder.passage_calls == 16  # one subsection changed
+    assert second.changes["documents"] == {"added": [], "changed": ["src/02.md"], "removed": [], "unchanged": 2}
+    assert second.changes["chunks"] == {"added": 1, "removed": 1, "unchanged": 14, "embedded": 1}
+    third = KnowledgeBase.build([src], index=tmp_path / "idx")
+    assert third.embedded == 0 and third.changes["documents"]["unchanged"] == 3
+
+
+def test_deleted_document_disappears_from_search(src, tmp_path, fake_embedder):
+    KnowledgeBase.build([src], index=tmp_path / "idx")
+    (src / "03.md").unlink()
+    report = KnowledgeBase.build([src], index=tmp_path / "idx")
+    assert report.changes["documents"]["removed"] == ["src/03.md"]
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        hits = kb.search("第3章の説明", k=20).hits
+        assert hits and all(h.chunk.source_id != "src/03.md" for h in hits)
+
+
+def test_a_second_writer_is_refused(src, tmp_path, fake_embedder):
+    with writer_lock(tmp_path / "idx"):
+        with pytest.raises(IndexLockedError, match=f"pid {os.getpid()}"):
+            KnowledgeBase.build([src], index=tmp_path / "idx")
+        result = runner.invoke(app, ["sync", str(src), "--index", str(tmp_path / "idx")])
+        assert result.exit_code == 1 and "another ingest or sync" in result.stderr
+    KnowledgeBase.build([src], index=tmp_path / "idx")  # released: works again
+
+
+def test_readers_keep_answering_during_a_sync_and_reload(src, tmp_path, fake_embedder):
+    KnowledgeBase.build([src], index=tmp_path / "idx")
+    kb = KnowledgeBase.open(tmp_path / "idx", reload_every=0)
+    errors, done = [], threading.Event()
+
+    def read():
+        while not done.is_set():
+            try:
+                assert kb.search("手続は何日以内", k=3).hits
+            except Exception as exc:  # noqa: BLE001 - any error fails the test below
+                errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    old = kb.version
+    for i in range(3):
+        (src / "01.md").write_text(chapter(1, extra=f"改訂{i}。"), encoding="utf-8")
+        KnowledgeBase.build([src], index=tmp_path / "idx")
+    assert kb.reload() and kb.version != old and not kb.reload()
+    done.set()
+    for t in readers:
+        t.join()
+    assert errors == []
+    assert any("改訂2" in h.chunk.text for h in kb.search("改訂2", k=5).hits)
+
+
+def test_rollback_and_diff(src, tmp_path, fake_embedder):
+    index = tmp_path / "idx"
+    KnowledgeBase.build([src], index=index)
+    first = IndexLayout(index).current().name
+    (src / "02.md").write_text(chapter(2, extra="新しい規則が加わりました。"), encoding="utf-8")
+    (src / "04.md").write_text(chapter(4), encoding="utf-8")
+    KnowledgeBase.build([src], index=index)
+    result = runner.invoke(app, ["diff", "--index", str(index), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [c["section"] for c in data["changed"]] == ["2.1.1"]
+    assert any("+" in line and "新しい規則" in line for line in data["changed"][0]["diff"])
+    assert {a["section"] for a in data["added"]} == {f"4.1.{k}" for k in range(1, 6)}
+    result = runner.invoke(app, ["rollback", "--index", str(index)])
+    assert result.exit_code == 0 and first in result.stdout
+    assert IndexLayout(index).current().name == first
+    with KnowledgeBase.open(index) as kb:
+        assert all(h.chunk.source_id != "src/04.md" for h in kb.search("第4章", k=20).hits)
+
+
+KILL_SCRIPT = """
+import sys, time
+from pathlib import Path
+import index.embedder, index.layout
+from tests.fakes import FakeEmbedder
+from kb import KnowledgeBase
+
+stage, src, idx, marker = sys.argv[1:5]
+fake = FakeEmbedder()
+fake.batch_size = 2  # small batches: the kill lands between cache commits
+embed = fake.embed_passages
+def slow_embed(texts, progress=None):
+    out = embed(texts)
+    Path(marker).write_text("embedding")
+    time.sleep(0.3)  # killed somewhere in here
+    return out
+fake.embed_passages = slow_embed
+index.embedder.load_embedder = lambda *a, **kw: fake
+index.embedder.model_identity = lambda m: fake.model_id
+if stage == "publish":
+    real_point_to = index.layout.IndexLayout.point_to
+    def stalled(self, version):
+        Path(marker).write_text("publishing")
+        time.sleep(30)  # killed after the new version folder is in place, before CURRENT moves
+        real_point_to(self, version)
+    index.layout.IndexLayout.point_to = stalled
+KnowledgeBase.build([src], index=idx, batch_size=2)
+"""
+
+
+@pytest.mark.parametrize("stage", ["embed", "publish"])
+def test_sync_killed_with_sigkill_leaves_the_live_index_and_the_next_sync_finishes(stage, src, tmp_path, fake_embedder,
+                                                                                 monkeypatch):
+    index = tmp_path / "idx"
+    KnowledgeBase.build([src], index=index)
+    live = IndexLayout(index).current()
+    for n in range(4, 12):  # enough new passages that the kill lands mid-embedding
+        (src / f"{n:02d}.md").write_text(chapter(n), encoding="utf-8")
+    marker = tmp_path / "marker"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KB_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, stage, str(src), str(index), str(marker)],
+                            cwd=ROOT, env=env)
+    deadline = time.time() + 60
+    while not (marker.exists() and marker.read_text() == ("publishing" if stage == "publish" else "embedding")):
+        assert time.time() < deadline and proc.poll() is None, "the sync never reached the stage"
+        time.sleep(0.05)
+    if stage == "embed":
+        time.sleep(0.5)  # let a few batches reach the cache
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert IndexLayout(index).current() == live  # the pointer never moved
+    with KnowledgeBase.open(index) as kb:
+        assert kb.status()["chunks"] == 15 and kb.search("手続", k=3).hits
+    report = KnowledgeBase.build([src], index=index)  # takes the lock the dead process held
+    assert report.chunks == 55 and not list((index / "staging").iterdir())
+    if stage == "embed":
+        assert 0 < report.embedded < 40  # resumed: some of the 40 new passages were already cached
+    else:
+        assert report.embedded == 0  # everything was embedded before the kill
+    with KnowledgeBase.open(index) as kb:
+        assert kb.status()["chunks"] == 55
