@@ -430,6 +430,49 @@ def eval_(
                       f"({a['out_of_scope']} out-of-scope, {a['in_scope']} in-scope questions)")
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; "
+                             "put a TLS reverse proxy in front)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    index: Optional[Path] = IndexOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Run the HTTP service: POST /search and /ask (JSON), GET /health and /status, docs at /docs;
+    Slack at /slack/events when SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are set (socket mode with
+    SLACK_APP_TOKEN), Teams at /teams when TEAMS_SHARED_SECRET is set. See docs/deploy.md.
+
+    Example: [bold]KB_SERVE_TOKEN=... kb serve --host 0.0.0.0 --port 8000[/]
+    """
+    with _errors(debug):
+        import uvicorn
+
+        from serve.app import create_app
+        from serve.config import ServiceConfig
+        from serve.logs import configure_logging
+
+        config = ServiceConfig.from_env()
+        kb = _open(index, True)  # once: every request shares it; new index versions are picked up live
+        configure_logging()
+        service = create_app(kb, config)
+        socket = None
+        if config.slack_app_token and config.slack_bot_token:
+            from serve.slack import socket_mode_handler
+
+            socket = socket_mode_handler(service.state.runner, config)
+            socket.connect()  # background threads; HTTP keeps serving alongside
+        mounted = ", ".join(name for name, on in (("slack", config.slack_http), ("slack socket mode", socket),
+                                                  ("teams", config.teams_shared_secret)) if on) or "none"
+        err.print(f"serving {kb.settings.index} (version {kb.version}) on http://{host}:{port} "
+                  f"(chat: {mounted}; auth: {'bearer token' if config.token else 'none'})")
+        try:
+            uvicorn.run(service, host=host, port=port, access_log=False, log_level="warning")
+        finally:
+            if socket is not None:
+                socket.close()
+            kb.close()
+
+
 def main() -> None:
     app()
 

@@ -73,7 +73,7 @@ def score(cands: list[Candidate], query: str, query_vector: np.ndarray, sentence
     dense = sentence_vectors @ query_vector
     lo, hi = float(dense.min()), float(dense.max())
     dense_norm = (dense - lo) / (hi - lo) if hi - lo > 1e-9 else np.ones_like(dense)
-    q_tokens = list(dict.fromkeys(tokenize(query)))
+    q_tokens = list(dict.fromkeys(tokenize(query, query=True)))
     passages = max(c.passage for c in cands) + 1
     scored = []
     for c, d, same in zip(cands, dense_norm.tolist(), same_language):

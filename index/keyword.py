@@ -46,7 +46,7 @@ class KeywordIndex:
 
     def search(self, query: str, n: int, rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` rows with a positive score, best first: (rows, scores); ``rows`` limits to [start, end)."""
-        return self.search_tokens(tokenize(query), n, rows)
+        return self.search_tokens(tokenize(query, query=True), n, rows)
 
     def idf(self, tokens: list[str]) -> list[float]:
         """BM25 idf of each token; a token absent from the index gets the rarest possible idf, so

@@ -54,6 +54,7 @@ _NUMBER = re.compile(r"[^\W_]+")
 _CLUSTER = re.compile(f".[{_MARKS}]*", re.S)  # a base character and the marks on it
 _WORD_CHAR = re.compile(r"\w")
 _ALL_KANA = re.compile(f"[{_KANA}]+")
+_HIRAGANA = re.compile("[\u3041-\u309f\u30fc]+")
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200c\u200d\u2060\ufeff"))  # soft hyphen, ZWNJ, ZWJ, ...
 _TO_KATAKANA = {c: c + 0x60 for c in range(0x3041, 0x3097)}
 
@@ -73,8 +74,13 @@ def normalize(text: str) -> str:
     return text.replace("i\u0307", "i") if "\u0307" in text else text
 
 
-def tokenize(text: str) -> list[str]:
-    """Keyword tokens of ``text`` (see module docstring)."""
+def tokenize(text: str, *, query: bool = False) -> list[str]:
+    """Keyword tokens of ``text`` (see module docstring).
+
+    ``query=True`` analyses a question: reading n-grams come only from words the asker wrote in
+    hiragana (ひっこし, ざいりゅう), where the dictionary form is unreliable. A word written in kanji
+    or katakana is matched by its lemma alone, so a long compound such as 在留カード does not
+    outweigh the word that carries the question (なくした) through its many reading n-grams."""
     text = normalize(text)
     tokens: list[str] = []
     japanese: bool | None = None  # decided once for the whole text, when Han/kana first appear
@@ -88,7 +94,7 @@ def tokenize(text: str) -> list[str]:
         else:
             if japanese is None:
                 japanese = cjk_evidence(text).japanese
-            tokens.extend(_japanese_tokens(run, readings=japanese))
+            tokens.extend(_japanese_tokens(run, readings=japanese, hiragana_only=query))
             if not japanese:
                 for han in _HAN_RUN.findall(run):
                     tokens.extend(_bigrams(han))
@@ -113,8 +119,9 @@ def _bigrams(units: list[str] | str) -> list[str]:
     return [units[i] + units[i + 1] for i in range(len(units) - 1)]
 
 
-def _japanese_tokens(text: str, readings: bool) -> list[str]:
-    """Lemmas of content morphemes, then (if ``readings``) n-grams of their reading streams."""
+def _japanese_tokens(text: str, readings: bool, hiragana_only: bool = False) -> list[str]:
+    """Lemmas of content morphemes, then (if ``readings``) n-grams of their reading streams
+    (with ``hiragana_only``, only of morphemes written in hiragana)."""
     tokens: list[str] = []
     streams: list[list[str]] = [[]]
     for surface, pos1, lemma, kana in _morphemes(text):
@@ -128,7 +135,7 @@ def _japanese_tokens(text: str, readings: bool) -> list[str]:
             if token:
                 tokens.append(token)
         if readings:
-            reading = _reading(surface, kana)
+            reading = _reading(surface, kana) if not hiragana_only or _HIRAGANA.fullmatch(surface) else ""
             if reading:
                 streams[-1].append(reading)
             elif streams[-1]:

@@ -99,7 +99,8 @@ def detect_language(text: str) -> str:
     return _identify(sample, _CANDIDATES.get(script), _UNSURE.get(script))
 
 
-# Other modules (markdown and PDF loaders) import the older name.
+# The older name: the markdown and PDF loaders label documents with it, and answer/editions.py
+# and kb/facade.py route each query to its edition with it.
 guess_language = detect_language
 
 
@@ -140,9 +141,9 @@ def _identify(text: str, candidates: tuple[str, ...] | None, unsure: str | None 
 
 
 def _identifier(candidates: tuple[str, ...] | None):
-    """A py3langid identifier restricted to ``candidates`` (None: every language of the model). The model
-    (~0.3-0.6 s to load) is read once; restricted copies share its tables, and the module-level
-    identifier py3langid keeps for other callers is never touched."""
+    """A py3langid identifier restricted to ``candidates`` (None: all the model's languages).
+    The model (~0.5 s to load, measured) is read once, on first use; restricted copies share its
+    tables, and the module-level identifier py3langid keeps for other callers is never touched."""
     with _lock:
         found = _identifiers.get(candidates)
         if found is None:

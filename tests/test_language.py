@@ -14,13 +14,15 @@ SENTENCES = {
     "zh-Hant": ["我的在留卡遺失了，該怎麼辦？", "在留卡是發給在日本居留超過3個月的中長期在留者的身份證明文件。"],
     "en": ["I lost my residence card. What should I do?",
            "When you move, submit a moving-in notification at the city office within 14 days."],
-    "vi": ["Tôi bị mất thẻ cư trú, tôi phải làm gì?", "Khi chuyển nhà, bạn phải nộp thông báo trong vòng 14 ngày."],
+    "vi": ["Tôi bị mất thẻ cư trú, tôi phải làm gì?",
+           "Khi chuyển nhà, bạn phải nộp thông báo trong vòng 14 ngày."],
     "pt": ["Perdi meu cartão de residência. O que devo fazer?",
            "Quando se mudar, apresente a notificação de mudança na prefeitura dentro de 14 dias."],
     "es": ["Perdí mi tarjeta de residencia. ¿Qué debo hacer?",
            "Cuando se mude, debe presentar la notificación en el ayuntamiento dentro de 14 días."],
     "tl": ["Nawala ko ang aking residence card. Ano ang dapat kong gawin?",
-           "Kapag lumipat ka ng tirahan, kailangan mong magsumite ng abiso sa munisipyo sa loob ng 14 na araw."],
+           "Kapag lumipat ka ng tirahan, kailangan mong magsumite ng abiso sa munisipyo "
+           "sa loob ng 14 na araw."],
     "id": ["Kartu izin tinggal saya hilang. Apa yang harus saya lakukan?",
            "Jika pindah rumah, Anda harus melapor ke kantor kota dalam waktu 14 hari."],
     "tr": ["İkamet kartımı kaybettim. Ne yapmalıyım?",
@@ -60,6 +62,14 @@ def test_japanese_terms_do_not_make_another_edition_japanese():
     assert detect_language("Residence card: apply within 14 days (在留カード).") == "en"
     assert detect_language("Thẻ cư trú (在留カード) phải luôn mang theo người.") == "vi"
     assert detect_language("निवास कार्ड (在留カード) सधैं साथमा राख्नुहोस्।") == "ne"
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("garbage", "en"), ("visa renewal", "en"), ("nenkin", "en"),  # model unsure: English
+    ("cartão", "pt"), ("sampah", "id"), ("çöp", "tr"), ("thẻ cư trú", "vi"),  # short but telling
+])
+def test_short_latin_queries(text, lang):
+    assert detect_language(text) == lang
 
 
 @pytest.mark.parametrize("text", ["", "   ", "12345 67", "。、！？ 2024-01-01", "(03) 5796-7112"])

@@ -124,7 +124,7 @@ def test_mixed_text_is_split_into_script_runs():
     tokens = tokenize("I lost my 在留カード yesterday, नेपाली ภาษา 카드")
     assert tokens[:3] == ["i", "lost", "my"]
     assert {"在留", "カード", "yesterday", "नेपाली", "ภา", "카드"} <= set(tokens)
-    assert tokenize("Wi-Fiを使う") [:2] == ["wi", "fi"]
+    assert tokenize("Wi-Fiを使う")[:2] == ["wi", "fi"]
 
 
 _ALPHABETS = "abcxyzéñçãơưđâêôïабвгдіїєґөүअकखगनपलभषािीुेैो्ภาษไทยกខ្មែរមြန်မာ한국어카드"
@@ -156,7 +156,8 @@ _EDITIONS = [
      "O lixo deve ser colocado nos dias determinados.", "Perdi o cartão de residência"),
     ("es", "Si pierde la tarjeta de residencia, avise a la policía y solicite la reexpedición en 14 días.",
      "La basura se debe sacar en los días establecidos.", "Perdí mi tarjeta de residencia"),
-    ("tl", "Kapag nawala ang residence card, ipaalam sa pulis at mag-apply ng muling pag-isyu sa loob ng 14 na araw.",
+    ("tl", "Kapag nawala ang residence card, ipaalam sa pulis at mag-apply ng muling pag-isyu "
+           "sa loob ng 14 na araw.",
      "Itapon ang basura sa mga itinakdang araw lamang.", "Nawala ang aking residence card"),
     ("id", "Jika kartu izin tinggal hilang, laporkan ke polisi dan ajukan penerbitan ulang dalam 14 hari.",
      "Sampah harus dibuang pada hari yang telah ditentukan.", "Kartu izin tinggal saya hilang"),
@@ -164,7 +165,8 @@ _EDITIONS = [
      "Çöpler belirlenen günlerde çıkarılmalıdır.", "ikamet kartımı kaybettim"),
     ("uk", "Якщо ви загубили посвідку на проживання, повідомте поліцію протягом 14 днів.",
      "Сміття потрібно виносити у визначені дні.", "Я загубив посвідку на проживання"),
-    ("mn", "Оршин суух үнэмлэхээ гээсэн бол цагдаад мэдэгдэж, 14 хоногийн дотор дахин олгуулах хүсэлт гаргана уу.",
+    ("mn", "Оршин суух үнэмлэхээ гээсэн бол цагдаад мэдэгдэж, 14 хоногийн дотор дахин олгуулах "
+           "хүсэлт гаргана уу.",
      "Хог хаягдлыг тогтоосон өдөр гаргана.", "Оршин суух үнэмлэх гээсэн"),
     ("ne", "निवास कार्ड हराएमा प्रहरीलाई खबर गर्नुहोस् र १४ दिनभित्र पुनः जारीका लागि आवेदन दिनुहोस्।",
      "फोहोर तोकिएको दिनमा मात्र फाल्नुहोस्।", "मेरो निवास कार्ड हरायो"),
@@ -172,7 +174,8 @@ _EDITIONS = [
      "ต้องทิ้งขยะในวันที่กำหนด", "บัตรผู้พำนักของฉันหายไป ต้องทำอย่างไร"),
     ("ko", "재류카드를 잃어버린 경우 경찰에 신고하고 14일 이내에 재교부를 신청하십시오.",
      "쓰레기는 정해진 날에 내놓아야 합니다.", "재류카드를 분실했어요"),
-    ("my", "နေထိုင်ခွင့်ကတ် ပျောက်ဆုံးပါက ရဲစခန်းသို့ အကြောင်းကြားပြီး ၁၄ ရက်အတွင်း ပြန်လည်ထုတ်ပေးရန် လျှောက်ထားပါ။",
+    ("my", "နေထိုင်ခွင့်ကတ် ပျောက်ဆုံးပါက ရဲစခန်းသို့ အကြောင်းကြားပြီး "
+           "၁၄ ရက်အတွင်း ပြန်လည်ထုတ်ပေးရန် လျှောက်ထားပါ။",
      "အမှိုက်ကို သတ်မှတ်ထားသော နေ့တွင် စွန့်ပစ်ရပါမည်။", "ကျွန်တော့် နေထိုင်ခွင့်ကတ် ပျောက်သွားတယ်"),
     ("km", "ប្រសិនបើបាត់ប័ណ្ណស្នាក់នៅ សូមរាយការណ៍ទៅប៉ូលីស ហើយដាក់ពាក្យសុំចេញថ្មីក្នុងរយៈពេល ១៤ ថ្ងៃ។",
      "ត្រូវចោលសំរាមនៅថ្ងៃដែលបានកំណត់។", "ខ្ញុំបាត់ប័ណ្ណស្នាក់នៅ តើត្រូវធ្វើអ្វី"),

@@ -1,0 +1,89 @@
+"""The FastAPI app: JSON search/ask over one shared KnowledgeBase, plus the chat integrations."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from kb.facade import KnowledgeBase
+from serve.config import ServiceConfig
+from serve.errors import install_error_handlers
+from serve.guards import accept_query, token_guard
+from serve.logs import AccessLogMiddleware
+from serve.runner import KBRunner
+from serve.schemas import AskRequest, AskResponse, ErrorResponse, SearchRequest, SearchResponse
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": what} for code, what in (
+        (400, "The query cannot be searched (QueryError)"), (401, "Missing or wrong bearer token"),
+        (422, "Request outside the limits (query length, 1 <= k <= 50, unknown fields)"),
+        (503, "Index or model problem"), (504, "Timed out"), (500, "Unexpected error (see server log)"))}
+
+
+def api_router(runner: KBRunner, config: ServiceConfig) -> APIRouter:
+    kb = runner.kb
+    router = APIRouter()
+    guarded = [Depends(token_guard(config))]
+
+    @router.post("/search", dependencies=guarded, response_model=None, tags=["api"],
+                 responses={200: {"model": SearchResponse}, **ERRORS})
+    async def search(body: SearchRequest, request: Request) -> JSONResponse:
+        """Ranked passages with scores and citations (the `kb search --json` schema)."""
+        query = accept_query(request, body.query, config)
+        languages = body.languages or ([body.lang] if body.lang else None)
+        result = await runner.call(kb.search, query, body.k, mode=body.mode, languages=languages)
+        return JSONResponse(result.to_dict())
+
+    @router.post("/ask", dependencies=guarded, response_model=None, tags=["api"],
+                 responses={200: {"model": AskResponse}, **ERRORS})
+    async def ask(body: AskRequest, request: Request) -> JSONResponse:
+        """Sentences quoted from the guidebook, each citing a numbered source (the `kb ask --json` schema)."""
+        query = accept_query(request, body.query, config)
+        answer = await runner.call(kb.ask, query, body.k, lang=body.lang)
+        return JSONResponse(answer.to_dict())
+
+    @router.get("/health", tags=["ops"])
+    async def health() -> dict[str, Any]:
+        """Liveness: answers without touching the index or the model."""
+        return {"status": "ok", "version": kb.version}
+
+    @router.get("/status", dependencies=guarded, tags=["ops"], responses=ERRORS)
+    async def status() -> dict[str, Any]:
+        """`kb status --json`, plus the version published on disk and the one being served."""
+        from index.layout import IndexLayout
+
+        info = await runner.call(kb.status)
+        live = IndexLayout(kb.settings.index).current()
+        return {**info, "serving_version": kb.version, "live_version": live.name if live else None,
+                "reload_every": kb.settings.reload_every}
+
+    return router
+
+
+def create_app(kb: KnowledgeBase, config: ServiceConfig, *, slack_client: Any = None) -> FastAPI:
+    """The service over an open KnowledgeBase. Slack routes need ``config.slack_http``; the Teams
+    webhook needs ``config.teams_shared_secret``. ``slack_client`` replaces the Slack WebClient (tests)."""
+    runner = KBRunner(kb, workers=config.workers, timeout=config.timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.close()
+
+    app = FastAPI(title="Madoguchi", version="0.1.0", lifespan=lifespan,
+                  description="Cited answers from Japan's Living and Working Guidebook for consultation desks.")
+    app.state.runner = runner
+    app.add_middleware(AccessLogMiddleware, log_queries=config.log_queries, max_body_bytes=config.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(api_router(runner, config))
+    if config.slack_http:
+        from serve.slack import slack_router
+
+        app.include_router(slack_router(runner, config, client=slack_client))
+    if config.teams_shared_secret:
+        from serve.teams import teams_router
+
+        app.include_router(teams_router(runner, config))
+    return app
