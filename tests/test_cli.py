@@ -77,3 +77,11 @@ def test_fetch_command_reports_each_edition(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [(r["language"], r["status"]) for r in data] == [("ja", "skipped"), ("vi", "skipped")]
+
+
+def test_shell_answers_question_after_question(index):
+    stdin = "在留カードをなくした\n:lang vi\n:k 2\n引っ越し\n:quit\n"
+    result = runner.invoke(app, ["shell", "--index", str(index)], input=stdin)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Sources") + result.stdout.count("Nearest sections") == 2
+    assert "answer edition: vi" in result.stderr
