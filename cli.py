@@ -66,7 +66,8 @@ def _progress(enabled: bool = True):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    labels = {"load": "Reading sources", "embed": "Embedding passages"}
+    labels = {"load": "Reading sources", "embed": "Embedding passages",
+              "model": "Loading the embedding model (first use converts it: ~1 min)"}
     tasks: dict[str, int] = {}
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=err)
@@ -518,6 +519,9 @@ def serve(
             socket.connect()  # background threads; HTTP keeps serving alongside
         mounted = ", ".join(name for name, on in (("slack", config.slack_http), ("slack socket mode", socket),
                                                   ("teams", config.teams_shared_secret)) if on) or "none"
+        if not config.token and host not in ("127.0.0.1", "localhost", "::1"):
+            err.print("[yellow]warning:[/] no KB_SERVE_TOKEN: /search, /ask and /status are open to anyone "
+                      f"who can reach {host}:{port}")
         err.print(f"serving {kb.settings.index} (version {kb.version}) on http://{host}:{port} "
                   f"(chat: {mounted}; auth: {'bearer token' if config.token else 'none'})")
         try:

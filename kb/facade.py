@@ -56,7 +56,7 @@ class KnowledgeBase:
                 f"model is {model_identity(settings.model)}; rebuild with `kb ingest ... --model "
                 f"{settings.model}` or unset KB_MODEL")
         embedder = load_embedder(model, settings.model_cache, threads=settings.threads,
-                                 batch_size=settings.batch_size, backend=settings.backend)
+                                 batch_size=settings.batch_size, backend=settings.backend, progress=progress)
         if embedder.dim != manifest.dim:
             version.close()
             raise IndexMismatchError(f"model {model} gives {embedder.dim}-d vectors but the index holds "
@@ -108,7 +108,7 @@ class KnowledgeBase:
             raise IngestError(f"nothing to index: {reasons}")
         model = settings.model or DEFAULT_MODEL
         embedder = load_embedder(model, settings.model_cache, threads=settings.ingest_threads,
-                                 batch_size=settings.batch_size, backend=settings.backend)
+                                 batch_size=settings.batch_size, backend=settings.backend, progress=progress)
         with writer_lock(settings.index):
             layout = IndexLayout(settings.index)
             layout.clean_staging()  # builds left behind by a killed writer
