@@ -81,7 +81,9 @@ def create_app(kb: KnowledgeBase, config: ServiceConfig, *, slack_client: Any = 
     if config.slack_http:
         from serve.slack import slack_router
 
-        app.include_router(slack_router(runner, config, client=slack_client))
+        router = slack_router(runner, config, client=slack_client)
+        app.state.slack_bot = router.bolt.madoguchi_bot  # type: ignore[attr-defined]
+        app.include_router(router)
     if config.teams_shared_secret:
         from serve.teams import teams_router
 

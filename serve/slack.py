@@ -152,9 +152,12 @@ class SlackBot:
         payload = to_slack(answer)
         blocks = ([{"type": "context", "elements": [{"type": "mrkdwn", "text": header}]}] if header else [])
         blocks += payload["blocks"] + ([buttons] if buttons else [])
+        if thread_ts:  # remembered before posting: a quick reply to the answer finds its context
+            self.threads.put(channel, thread_ts, query)
         posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=payload["text"],
                                          blocks=blocks[:50], unfurl_links=False)
-        self.threads.put(channel, thread_ts or posted["ts"], query)
+        if not thread_ts:  # a new message (slash command): its own thread takes the follow-ups
+            self.threads.put(channel, posted["ts"], query)
         return posted.get("ts")
 
     # -- listeners (bolt passes arguments by name) -----------------------------------------

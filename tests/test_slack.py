@@ -58,6 +58,8 @@ class FakeSlack:
         with self.cond:
             self.calls.append((method, args))
             self.cond.notify_all()
+            if method == "chat.postMessage" and args.get("channel") == "CNOTIN":
+                return {"ok": False, "error": "not_in_channel"}
             if method == "auth.test":
                 return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "user": "madoguchi"}
             self._ts += 1
@@ -188,9 +190,25 @@ def test_slash_command_posts_an_answer_whose_thread_takes_follow_ups(slack):
     assert post["channel"] == "C1" and "thread_ts" not in post
     assert "<@U1> asked: 在留カードをなくした" in post["blocks"][0]["elements"][0]["text"]
     assert "14日以内" in text_of(post)
+    memory = http.app.state.slack_bot.threads
+    deadline = time.monotonic() + 10
+    while memory.get("C1", "1700000100.000001") is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the answer's ts is remembered once chat.postMessage has returned
     post_event(http, event("message", "手数料は？", "1700000100.000900", thread_ts="1700000100.000001"))
     assert fake.wait_posts(2)[1]["thread_ts"] == "1700000100.000001"
     assert asked[-1] == "在留カードをなくした\n手数料は？"
+
+
+def test_slash_command_answers_privately_where_the_bot_is_not_a_member(slack):
+    http, fake, _ = slack
+    body = urlencode({"command": "/madoguchi", "text": "在留カードをなくした", "channel_id": "CNOTIN", "user_id": "U1",
+                      "team_id": "T1", "response_url": f"{fake.url}/respond", "trigger_id": "1.2.3"})
+    assert http.post("/slack/events", content=body.encode(),
+                     headers=signed(body, content_type="application/x-www-form-urlencoded")).status_code == 200
+    with fake.cond:
+        fake.cond.wait_for(lambda: any(m == "respond" for m, _ in fake.calls), 10)
+    [reply] = [args for method, args in fake.calls if method == "respond"]
+    assert reply["response_type"] == "ephemeral" and "14日以内" in text_of(reply)
 
 
 def test_forged_and_replayed_requests_are_rejected(slack):
