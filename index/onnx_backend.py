@@ -13,12 +13,12 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from index.cachedir import ensure_built, publish_dir
 from kb.errors import ModelError
 
 # Bump when the folder this module writes changes, so cached exports are redone.
@@ -189,15 +189,7 @@ def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Pat
         (tmp / CONFIG_FILE).write_text(json.dumps(onnx_config, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
         (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")  # last: means complete
-        for path in [tmp, *tmp.iterdir()]:  # mkdtemp creates an owner-only folder
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        if out_dir.exists():  # os.replace cannot overwrite a non-empty directory
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
+        publish_dir(tmp, out_dir)
     except BaseException as exc:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -227,26 +219,8 @@ def ensure_onnx(cache_dir: Path, st_folder: Path, name: str, *, quantize: bool =
     Concurrent callers serialise on a lock file; the loser finds the folder complete and returns.
     """
     target = Path(cache_dir) / name
-    if is_complete(target, st_folder, quantize=quantize):
-        return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        lock = open(target.parent / f".{target.name}.lock", "a+b")
-    except OSError as exc:
-        raise ModelError(f"cannot use the model cache directory {target.parent}: {exc.strerror}; "
-                         "check the cache directory setting") from None
-    with lock:
-        try:
-            import fcntl
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file is closed
-        except ImportError:  # not POSIX: rely on the atomic rename alone
-            pass
-        if is_complete(target, st_folder, quantize=quantize):  # another process finished meanwhile
-            return target
-        for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):  # left by killed runs
-            for stale in target.parent.glob(pattern):
-                shutil.rmtree(stale, ignore_errors=True)
-        return export_onnx(st_folder, target, quantize=quantize)
+    return ensure_built(target, lambda: is_complete(target, st_folder, quantize=quantize),
+                        lambda: export_onnx(st_folder, target, quantize=quantize))
 
 
 # ----------------------------------------------------------------------------- inference
