@@ -50,13 +50,42 @@ def _walk(given: Path) -> Iterator[SourceFile]:
             yield SourceFile(path, (Path(given.resolve().name) / path.relative_to(given)).as_posix())
 
 
+# Edition codes a file or folder name can carry (``vi.pdf``, ``guidebook_ne.pdf``, ``zh-Hans/``).
+EDITION_CODES = ("ja-easy", "ja", "en", "zh-Hans", "zh-Hant", "ko", "es", "pt", "vi", "ne", "th", "id", "my",
+                 "km", "tl", "mn", "tr", "uk")
+
+
+def edition_from_name(path: Path) -> str | None:
+    """The edition a file's name or folder names, e.g. ``kb fetch``'s ``<language>.pdf``; None if none."""
+    stem = path.stem
+    for code in EDITION_CODES:
+        if stem == code or stem.endswith(("_" + code, "-" + code)) or path.parent.name == code:
+            return code
+    return None
+
+
+def _fetch_record(path: Path, language: str | None) -> dict:
+    """What ``kb fetch`` recorded for this file (title, edition, URL), if it was fetched."""
+    from ingest.fetch import read_records
+
+    return read_records(path.parent).get(language or "", {}) if path.stem == language else {}
+
+
 def load(source: SourceFile) -> Document:
-    """Load one file; raises IngestError (naming the file) if it cannot be read at all."""
+    """Load one file; raises IngestError (naming the file) if it cannot be read at all.
+
+    A PDF's language comes from its name or folder when it carries an edition code (the text's
+    script cannot tell ja from ja-easy); a PDF downloaded by ``kb fetch`` also gets the title,
+    edition and URL recorded in ``fetched.json``."""
     suffix = source.path.suffix.lower()
     if suffix == ".pdf":
         from ingest.pdf import load_pdf
 
-        return load_pdf(source.path, source_id=source.source_id)
+        language = edition_from_name(source.path)
+        record = _fetch_record(source.path, language) if language else {}
+        return load_pdf(source.path, source_id=source.source_id, language=language,
+                        title=record.get("title") or None, edition=record.get("edition") or "",
+                        url=record.get("url") or None)
     if suffix in (".md", ".markdown"):
         from ingest.markdown import load_markdown
 

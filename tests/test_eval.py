@@ -89,3 +89,20 @@ def test_repository_question_set_is_well_formed():
     questions = load_questions(PROJECT_ROOT / "eval" / "guidebook_questions.jsonl")
     assert len(questions) >= 100 and any(not q.in_scope for q in questions)
     assert len({q.id for q in questions}) == len(questions)
+
+
+def test_squad_converter_round_trip(tmp_path, fake_embedder):
+    """A SQuAD-format file becomes a corpus + questions that `kb eval` scores."""
+    from bench.squad_to_eval import convert
+    from kb import KnowledgeBase
+
+    squad = {"data": [{"title": "梅雨", "paragraphs": [
+        {"context": "梅雨 [SEP] 梅雨は5月から7月にかけて雨の多い期間のこと。", "qas": [{"question": "梅雨はいつですか", "id": "1"}]},
+        {"context": "梅雨 [SEP] 北海道には梅雨がないとされる。", "qas": [{"question": "梅雨がない地域は", "id": "2"}]}]}]}
+    src = tmp_path / "valid.json"
+    src.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    assert convert([src], tmp_path / "out") == (2, 2)
+    KnowledgeBase.build([tmp_path / "out" / "corpus"], index=tmp_path / "idx")
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        report = evaluate(kb, load_questions(tmp_path / "out" / "questions.jsonl"), ["keyword"])
+    assert report.modes["keyword"]["all"]["n"] == 2 and report.modes["keyword"]["all"]["R@5"] == 1.0

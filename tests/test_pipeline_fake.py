@@ -188,3 +188,24 @@ def test_law_html_hits_cite_the_article(tmp_path, fake_embedder):
         assert hit.citation.title == "出入国管理及び難民認定法"
         assert hit.citation.url.startswith("https://laws.e-gov.go.jp/law/326CO0000000319")
         assert "第十九条の七" in hit.citation.label()
+
+
+def test_pdf_language_and_edition_come_from_the_fetched_file(tmp_path, fake_embedder):
+    """`kb fetch` saves <language>.pdf with a fetched.json record: ingestion takes both."""
+    from tests import pdfgen
+
+    folder = tmp_path / "official"
+    folder.mkdir()
+    pdfgen.make_english_guidebook(folder / "en.pdf")
+    (folder / "fetched.json").write_text(json.dumps({"en": {
+        "title": "Guidebook on Living and Working", "edition": "8th (2026-02)",
+        "url": "https://www.moj.go.jp/isa/content/x.pdf", "sha256": "0" * 64}}), encoding="utf-8")
+    pdfgen.make_guidebook(folder / "guide_ja-easy.pdf")
+    KnowledgeBase.build([folder], index=tmp_path / "idx")
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        sources = {s["source_id"]: s for s in kb.status()["sources"]}
+        en = sources["official/en.pdf"]
+        assert (en["language"], en["title"], en["edition"]) == ("en", "Guidebook on Living and Working", "8th (2026-02)")
+        assert sources["official/guide_ja-easy.pdf"]["language"] == "ja-easy"
+        hit = kb.search("lose residence card", k=1, languages=["en"]).hits[0]
+        assert hit.citation.url == "https://www.moj.go.jp/isa/content/x.pdf"
