@@ -20,7 +20,7 @@ class KnowledgeBase:
     >>> kb = KnowledgeBase.open()                      # the default index (sample guidebook)
     >>> hit = kb.search("在留カードをなくした", k=3).hits[0]
     >>> hit.citation.label()
-    '生活・就労ガイドブック（サンプル） [ja, sample-2026] § 1.1.3 第1章 入国・在留手続 > 1 在留カード > (3) 紛失, p. 3'
+    '生活・就労ガイドブック（サンプル） [ja, sample-2026] § 1.1.3 第1章 入国・在留手続 > 1 在留カード > (3) 紛失, p. 2'
     """
 
     def __init__(self, version: Any, embedder: Any, settings: Settings) -> None:
@@ -65,7 +65,8 @@ class KnowledgeBase:
 
     @staticmethod
     def _is_default(settings: Settings, path: str | Path | None) -> bool:
-        return path is None and settings.index == Settings.load(home=settings.home).index
+        """Only the default location is filled with the sample; any other index must be built."""
+        return path is None and settings.index == settings.home / "index"
 
     @classmethod
     def build(cls, paths: Sequence[str | Path], *, index: str | Path | None = None,
@@ -81,8 +82,8 @@ class KnowledgeBase:
         from index.embedder import load_embedder
         from index.layout import IndexLayout
         from index.lock import writer_lock
-        from ingest.chunker import chunk_document
-        from ingest.loader import collect, load
+        from index.manifest import Manifest
+        from ingest.loader import collect
 
         settings = (settings or Settings.load(**overrides)).with_(index=Path(index) if index else None)
         started = time.perf_counter()
@@ -90,6 +91,37 @@ class KnowledgeBase:
         if not files:
             raise IngestError(f"no supported files under {', '.join(map(str, paths))} "
                               "(.pdf, .md, .txt, e-Gov law .html)")
+        with writer_lock(settings.index):  # taken first: a second sync is refused before any work
+            documents, chunks, reports = cls._load_all(files, settings, progress)
+            layout = IndexLayout(settings.index)
+            layout.clean_staging()  # builds left behind by a killed writer
+            live = layout.current()
+            # Keep the index's model unless told otherwise: readers of a live index must not find
+            # the next version built with another model.
+            model = settings.model or (Manifest.read(live).model if live else DEFAULT_MODEL)
+            embedder = load_embedder(model, settings.model_cache, threads=settings.ingest_threads,
+                                     batch_size=settings.batch_size, backend=settings.backend, progress=progress)
+            changes = cls._changes(settings.index, documents, chunks)
+            cache = EmbeddingCache(settings.index / "embeddings.sqlite")
+            embed_started = time.perf_counter()
+            try:
+                version, embedded = build_version(
+                    settings.index, documents, chunks, embedder, model=model, chunk_size=settings.chunk_size,
+                    chunk_overlap=settings.chunk_overlap, progress=progress, cache=cache)
+            finally:
+                cache.close()
+            embed_seconds = time.perf_counter() - embed_started
+        changes["chunks"]["embedded"] = embedded
+        return IngestReport(str(settings.index), version.name, tuple(reports), len(chunks),
+                            time.perf_counter() - started, embed_seconds, embedded, changes)
+
+    @staticmethod
+    def _load_all(files: Sequence[Any], settings: Settings,
+                  progress: Progress | None) -> tuple[list[Any], list[Chunk], list[SourceReport]]:
+        """Load and chunk every file; unreadable files become reports, not errors."""
+        from ingest.chunker import chunk_document
+        from ingest.loader import load
+
         documents, chunks, reports = [], [], []
         for source in files:
             try:
@@ -106,25 +138,7 @@ class KnowledgeBase:
         if not chunks:
             reasons = "; ".join(r.error or f"{r.source_id}: no indexable text" for r in reports)
             raise IngestError(f"nothing to index: {reasons}")
-        model = settings.model or DEFAULT_MODEL
-        embedder = load_embedder(model, settings.model_cache, threads=settings.ingest_threads,
-                                 batch_size=settings.batch_size, backend=settings.backend, progress=progress)
-        with writer_lock(settings.index):
-            layout = IndexLayout(settings.index)
-            layout.clean_staging()  # builds left behind by a killed writer
-            changes = cls._changes(settings.index, documents, chunks)
-            cache = EmbeddingCache(settings.index / "embeddings.sqlite")
-            embed_started = time.perf_counter()
-            try:
-                version, embedded = build_version(
-                    settings.index, documents, chunks, embedder, model=model, chunk_size=settings.chunk_size,
-                    chunk_overlap=settings.chunk_overlap, progress=progress, cache=cache)
-            finally:
-                cache.close()
-            embed_seconds = time.perf_counter() - embed_started
-        changes["chunks"]["embedded"] = embedded
-        return IngestReport(str(settings.index), version.name, tuple(reports), len(chunks),
-                            time.perf_counter() - started, embed_seconds, embedded, changes)
+        return documents, chunks, reports
 
     @staticmethod
     def _changes(root: Path, documents: Sequence[Any], chunks: Sequence[Chunk]) -> dict[str, Any]:
