@@ -1,6 +1,7 @@
 """KnowledgeBase: the one public entry point, used by the CLI, the bots and the tests."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kb.config import DEFAULT_MODEL, SAMPLE_DIR, Settings
-from kb.errors import ConfigError, IndexMismatchError, IndexNotFoundError, IngestError
+from kb.errors import ConfigError, IndexMismatchError, IndexNotFoundError, IngestError, KBError
 from kb.model import Answer, Chunk, Hit, IngestReport, SearchResult, SourceReport
 
 Progress = Callable[[str, int, int], None]  # (stage, advance, total): "load" per file, "embed" per chunk
@@ -216,9 +217,13 @@ class KnowledgeBase:
             return True
 
     def _maybe_reload(self) -> None:
+        """Automatic reload: a version that cannot be opened is logged and the current one kept."""
         every = self.settings.reload_every
         if every > 0 and time.monotonic() - self._checked >= every:
-            self.reload()
+            try:
+                self.reload()
+            except KBError as exc:
+                logging.getLogger("madoguchi").warning("keeping index version %s: %s", self.version, exc)
 
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
                languages: Sequence[str] | None = None) -> SearchResult:
@@ -226,6 +231,7 @@ class KnowledgeBase:
 
         By default the query's own language edition and the Japanese original are searched
         separately and merged; ``languages=["vi"]`` limits the search to given editions."""
+        self._maybe_reload()
         return self._retriever.search(query, k, mode=mode, languages=languages)
 
     def ask(self, query: str, k: int | None = None, *, lang: str | None = None,

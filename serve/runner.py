@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
@@ -28,30 +26,11 @@ class KBRunner:
         self.kb = kb
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kb")
-        self._reload_lock = threading.Lock()
-        self._checked = time.monotonic()
-
-    def refresh(self) -> None:
-        """Pick up a newly published index version at most every ``reload_every`` seconds.
-
-        ``kb.ask`` reloads by itself but ``kb.search`` does not, so the service checks for both."""
-        every = self.kb.settings.reload_every
-        if every <= 0 or time.monotonic() - self._checked < every:
-            return
-        with self._reload_lock:  # one thread checks; the others keep serving the current version
-            if time.monotonic() - self._checked < every:
-                return
-            self._checked = time.monotonic()
-        self.kb.reload()
-
-    def _fresh(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.refresh()
-        return fn(*args, **kwargs)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in the pool; CallTimeout after ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, lambda: self._fresh(fn, *args, **kwargs))
+        future = loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
         try:
             return await asyncio.wait_for(future, self.timeout)
         except asyncio.TimeoutError:
@@ -61,7 +40,7 @@ class KBRunner:
         """For callers already on a worker thread (Slack listeners): same pool, same timeout."""
         from concurrent.futures import TimeoutError as FutureTimeout
 
-        future = self._pool.submit(self._fresh, fn, *args, **kwargs)
+        future = self._pool.submit(fn, *args, **kwargs)
         try:
             return future.result(self.timeout)
         except FutureTimeout:

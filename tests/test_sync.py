@@ -174,3 +174,20 @@ def test_sync_killed_with_sigkill_leaves_the_live_index_and_the_next_sync_finish
         assert report.embedded == 0  # everything was embedded before the kill
     with KnowledgeBase.open(index) as kb:
         assert kb.status()["chunks"] == 55
+
+
+def test_search_and_ask_pick_up_a_new_version_by_themselves(src, tmp_path, fake_embedder):
+    KnowledgeBase.build([src], index=tmp_path / "idx")
+    kb = KnowledgeBase.open(tmp_path / "idx", reload_every=0.01)
+    first = kb.version
+    (src / "04.md").write_text(chapter(4), encoding="utf-8")
+    KnowledgeBase.build([src], index=tmp_path / "idx")
+    time.sleep(0.05)
+    kb.search("第4章", k=1)
+    assert kb.version != first
+    # A broken newer version is not taken: the current one keeps answering.
+    broken = IndexLayout(tmp_path / "idx").versions / "v999999-broken"
+    broken.mkdir()
+    IndexLayout(tmp_path / "idx").point_to(broken)
+    time.sleep(0.05)
+    assert kb.ask("手続は何日以内").sources and kb.version != "v999999-broken"
