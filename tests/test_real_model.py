@@ -24,10 +24,10 @@ def real_settings(tmp_path) -> Settings:
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory):
-    """The Japanese and English sample editions, indexed with the real model once per session."""
+    """Four sample editions (ja, easy Japanese, en, vi), indexed with the real model once per session."""
     root = tmp_path_factory.mktemp("sample")
     settings = real_settings(root).with_(index=root / "index")
-    report = KnowledgeBase.build([SAMPLE_DIR / "ja", SAMPLE_DIR / "en"], settings=settings)
+    report = KnowledgeBase.build([SAMPLE_DIR / lang for lang in ("ja", "ja-easy", "en", "vi")], settings=settings)
     assert report.chunks > 300 and all(s.error is None for s in report.sources)
     return root / "index"
 
@@ -45,14 +45,30 @@ def search_json(index, query: str, *extra: str) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("query", [
-    "在留カードをなくしたらどうすればいいですか",
-    "I lost my residence card. What should I do?",
+@pytest.mark.parametrize("query, language", [
+    ("在留カードをなくしたらどうすればいいですか", ("ja", "ja-easy")),
+    ("I lost my residence card. What should I do?", ("en",)),
+    ("Tôi bị mất thẻ cư trú thì phải làm gì?", ("vi",)),
 ])
-def test_lost_residence_card_finds_the_residence_card_section_first(sample_index, query):
+def test_lost_residence_card_finds_the_residence_card_section_first(sample_index, query, language):
     top = search_json(sample_index, query)["hits"][0]["citation"]
     assert top["section_id"] == "1.1.3", top  # 第1章 > 1 在留カード > (3) 紛失
-    assert top["page_label"] and top["title"]
+    assert top["language"] in language and top["page_label"] and top["title"]
+
+
+def test_all_kana_question_finds_the_moving_notification(sample_kb):
+    """Easy-Japanese questions are often all kana: ひっこし must meet 引っ越し / ひっこし."""
+    top = sample_kb.search("ひっこしを　したら　なにを　しますか", 3).hits[0]
+    assert top.chunk.section_id in ("1.1.2", "2.1.1"), top.citation.label()  # 住居地の届出 / 住所の届出
+    assert top.keyword_score and top.keyword_score > 0
+
+
+def test_answer_in_the_residents_edition(sample_kb):
+    answer = sample_kb.ask("在留カードをなくしたらどうすればいいですか", lang="vi")
+    assert not answer.abstained and answer.sources[0].chunk.language == "vi"
+    assert answer.sources[0].chunk.section_id == "1.1.3"
+    hit = sample_kb.search("在留カードをなくしたらどうすればいいですか", 1, languages=["ja"]).hits[0]
+    assert [c.language for c in hit.in_edition("vi")][:1] == ["vi"]
 
 
 def test_japanese_keyword_leg_fires(sample_kb):
