@@ -35,7 +35,8 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
         self._fuse = get_fusion(settings.fusion)
-        self._weights = {"dense": settings.dense_weight, "keyword": settings.keyword_weight}
+        self._weights = {"dense": settings.dense_weight, "keyword": settings.keyword_weight,
+                         "bigram": settings.bigram_weight}
 
     def legs(self, query: str, vector: np.ndarray, n: int, rows: tuple[int, int] | None,
              timings: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -44,10 +45,13 @@ class HybridRetriever:
         dense = self.version.vectors.search(vector, n, rows)
         t2 = time.perf_counter()
         keyword = self.version.keyword.search(query, n, rows)
+        legs = {"dense": dense, "keyword": keyword}
+        if self.settings.bigram_weight > 0:
+            legs["bigram"] = self.version.bigram.search(query, n, rows)
         t3 = time.perf_counter()
         timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1e3
         timings["keyword"] = timings.get("keyword", 0.0) + (t3 - t2) * 1e3
-        return {"dense": dense, "keyword": keyword}
+        return legs
 
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
                languages: Sequence[str] | None = None) -> SearchResult:
@@ -68,7 +72,7 @@ class HybridRetriever:
         vector = self.embedder.embed_queries([query])[0]
         timings["embed"] = (time.perf_counter() - started) * 1e3
         fused: dict[int, float] = {}
-        leg_scores: dict[str, dict[int, float]] = {"dense": {}, "keyword": {}}
+        leg_scores: dict[str, dict[int, float]] = {name: {} for name in ("dense", "keyword", "bigram")}
         for edition in editions_for(query, ranges, languages):
             rows = tuple(ranges[edition]) if edition else None
             legs = self.legs(query, vector, max(self.settings.candidates, k), rows, timings)

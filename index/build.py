@@ -11,7 +11,7 @@ from index.keyword import KeywordIndex
 from index.layout import IndexLayout
 from index.manifest import Manifest
 from index.store import write_store
-from index.tokenize import ANALYZER
+from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
 from kb.model import Chunk, Document
 
@@ -47,6 +47,7 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
                                              batch=4 * max(1, getattr(embedder, "batch_size", 32)))
         VectorIndex.build(vectors, embedder.dim).save(staged / "vectors.faiss")
         KeywordIndex.build(texts).save(staged / "keyword")
+        KeywordIndex.build(texts, "bigram").save(staged / "keyword_bigram")
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.source_id] = counts.get(c.source_id, 0) + 1
@@ -54,7 +55,7 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
             {"source_id": d.source_id, "path": d.path, "title": d.title, "language": d.language,
              "edition": d.edition, "content_hash": d.content_hash, "chunks": counts.get(d.source_id, 0),
              "issues": d.issues} for d in documents))
-        Manifest(model_id=embedder.model_id, model=model, dim=embedder.dim, analyzer=ANALYZER,
+        Manifest(model_id=embedder.model_id, model=model, dim=embedder.dim, analyzer=f"{ANALYZER}+{CJK_BIGRAM}",
                  chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunks=total,
                  sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                  build_seconds=round(time.perf_counter() - started, 3), languages=languages).write(staged)

@@ -1,4 +1,4 @@
-"""The keyword leg: BM25 (bm25s) over ``index.tokenize`` tokens, saved without pickle."""
+"""The keyword legs: BM25 (bm25s) over ``index.tokenize`` analyzers' tokens, saved without pickle."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from index.tokenize import tokenize
+from index.tokenize import ANALYZERS
 
 K1, B = 1.5, 0.75
 
@@ -23,30 +23,34 @@ def _bm25s():
 class KeywordIndex:
     """BM25 scores for every indexed row; rows are the positions of the texts given to ``build``."""
 
-    def __init__(self, retriever, size: int) -> None:
+    def __init__(self, retriever, size: int, analyzer: str = "lemma") -> None:
         self._retriever = retriever
         self.size = size
+        self.analyzer = analyzer
+        self._tokenize = ANALYZERS[analyzer]
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> "KeywordIndex":
+    def build(cls, texts: Sequence[str], analyzer: str = "lemma") -> "KeywordIndex":
+        """BM25 over ``texts`` cut by the named analyzer (``index.tokenize.ANALYZERS``)."""
         bm25s = _bm25s()
         retriever = bm25s.BM25(k1=K1, b=B)
+        tokenize = ANALYZERS[analyzer]
         retriever.index([tokenize(t) for t in texts], show_progress=False)
-        return cls(retriever, len(texts))
+        return cls(retriever, len(texts), analyzer)
 
     def save(self, directory: Path) -> None:
         self._retriever.save(str(directory), allow_pickle=False, show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, size: int) -> "KeywordIndex":
+    def load(cls, directory: Path, size: int, analyzer: str = "lemma") -> "KeywordIndex":
         bm25s = _bm25s()
         retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False,
                                     show_progress=False, verbosity=0)
-        return cls(retriever, size)
+        return cls(retriever, size, analyzer)
 
     def search(self, query: str, n: int, rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` rows with a positive score, best first: (rows, scores); ``rows`` limits to [start, end)."""
-        return self.search_tokens(tokenize(query, query=True), n, rows)
+        return self.search_tokens(self._tokenize(query, query=True), n, rows)
 
     def idf(self, tokens: list[str]) -> list[float]:
         """BM25 idf of each token; a token absent from the index gets the rarest possible idf, so

@@ -8,7 +8,7 @@ from index.keyword import KeywordIndex
 from index.layout import IndexLayout
 from index.manifest import Manifest
 from index.store import ChunkStore
-from index.tokenize import ANALYZER
+from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
 from kb.errors import IndexMismatchError, IndexNotFoundError
 
@@ -20,6 +20,7 @@ class IndexVersion:
     store: ChunkStore
     vectors: VectorIndex
     keyword: KeywordIndex
+    bigram: KeywordIndex
 
     def close(self) -> None:
         self.store.close()
@@ -31,11 +32,13 @@ def open_version(root: Path) -> IndexVersion:
     if folder is None:
         raise IndexNotFoundError(f"no index at {root}; build one with `kb ingest PATH... --index {root}`")
     manifest = Manifest.read(folder)
-    if manifest.analyzer != ANALYZER:
+    if manifest.analyzer != f"{ANALYZER}+{CJK_BIGRAM}":
         raise IndexMismatchError(
-            f"{root}: keyword index built with analyzer {manifest.analyzer}, this version uses {ANALYZER}; "
+            f"{root}: keyword index built with analyzer {manifest.analyzer}, this version uses "
+            f"{ANALYZER}+{CJK_BIGRAM}; "
             "rebuild with `kb ingest`")
     return IndexVersion(
         path=folder, manifest=manifest, store=ChunkStore(folder / "chunks.sqlite"),
         vectors=VectorIndex.load(folder / "vectors.faiss", manifest.dim, manifest.chunks),
-        keyword=KeywordIndex.load(folder / "keyword", manifest.chunks))
+        keyword=KeywordIndex.load(folder / "keyword", manifest.chunks),
+        bigram=KeywordIndex.load(folder / "keyword_bigram", manifest.chunks, "bigram"))

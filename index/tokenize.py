@@ -198,3 +198,28 @@ def _tagger():
         fields = type(tagger("日")[0].feature)._fields  # unidic-lite and full unidic order differ
         found = _local.tagger = (tagger, fields.index("lemma"), fields.index("kana"))
     return found
+
+
+CJK_BIGRAM = "cjk-bigram/1"
+_CJK_RUN = re.compile(f"[{_HAN}{_KANA}]+")
+
+
+def cjk_bigrams(text: str, *, query: bool = False) -> list[str]:
+    """Character bigrams of each Han/kana run (a lone character is its own token); other words whole.
+
+    The second keyword leg: robust to segmentation mistakes and compounds the dictionary splits
+    differently in question and passage. Measured on JSQuAD (see BENCHMARKS.md): as a third leg
+    beside dense and lemma BM25 it raised R@1 from .910 to .923. ``query`` is accepted for a common
+    analyzer signature; questions and passages are cut the same way."""
+    text = normalize(text)
+    tokens: list[str] = []
+    pos = 0
+    for m in _CJK_RUN.finditer(text):
+        tokens.extend(_NUMBER.findall(text[pos:m.start()]))
+        tokens.extend(_bigrams(m.group()))
+        pos = m.end()
+    tokens.extend(_NUMBER.findall(text[pos:]))
+    return tokens
+
+
+ANALYZERS = {"lemma": tokenize, "bigram": cjk_bigrams}

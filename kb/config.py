@@ -34,8 +34,9 @@ class Settings:
     chunk_size: int = 400  # characters; see README "Defaults" for how this was chosen
     chunk_overlap: int = 80
     fusion: str = "weighted"
-    keyword_weight: float = 0.5
+    keyword_weight: float = 0.5  # BM25 over dictionary forms (+ kana readings)
     dense_weight: float = 0.5
+    bigram_weight: float = 0.0  # BM25 over CJK character bigrams: a third leg (0 = off)
     rrf_k: int = 60
     candidates: int = 100  # per leg, before fusion
     top_k: int = 5
@@ -105,8 +106,9 @@ class Settings:
             raise ConfigError(f"chunk_overlap={self.chunk_overlap} must be >= 0 and < chunk_size")
         if self.threads < 1 or self.ingest_threads < 1:
             raise ConfigError("threads and ingest_threads must be at least 1")
-        if self.keyword_weight < 0 or self.dense_weight < 0 or self.keyword_weight + self.dense_weight == 0:
-            raise ConfigError("keyword_weight and dense_weight must be >= 0 and not both 0")
+        weights = (self.keyword_weight, self.dense_weight, self.bigram_weight)
+        if min(weights) < 0 or sum(weights) == 0:
+            raise ConfigError("keyword_weight, dense_weight and bigram_weight must be >= 0 and not all 0")
         if self.candidates < 1 or self.top_k < 1:
             raise ConfigError("candidates and top_k must be at least 1")
 

@@ -194,3 +194,13 @@ def test_query_finds_its_language_and_topic_in_a_multilingual_index(multilingual
     rows, scores = multilingual_index.search(query, 5)
     assert rows.size and scores[0] > 0, query
     assert _DOCS[rows[0]] == card, (query, _DOCS[rows[0]])
+
+
+def test_cjk_bigrams_leg():
+    from index.tokenize import cjk_bigrams
+
+    assert cjk_bigrams("在留カード、14日 以内") == ["在留", "留カ", "カー", "ード", "14", "日", "以内"]
+    assert cjk_bigrams("Residence card") == ["residence", "card"]
+    index = KeywordIndex.build(["在留カードの再交付", "ごみの出し方"], "bigram")
+    rows, scores = index.search("カードを再交付", 2)
+    assert rows[0] == 0 and scores[0] > 0
