@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from kb.errors import ModelError
 
@@ -50,3 +52,21 @@ def publish_dir(tmp: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, out_dir)
+
+
+@contextmanager
+def building(out_dir: Path, space_hint: str) -> Iterator[Path]:
+    """A temp sibling of ``out_dir`` to write into; published as ``out_dir`` if the block succeeds,
+    removed if it fails. A disk error becomes a ModelError that says how much space is needed."""
+    tmp = None
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        yield tmp
+        publish_dir(tmp, out_dir)
+    except BaseException as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ModelError(f"cannot write {out_dir}: {exc.strerror or exc}; {space_hint}") from None
+        raise

