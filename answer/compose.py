@@ -17,7 +17,7 @@ from kb.model import Answer, Hit, SearchResult
 
 NOT_FOUND = ("The knowledge base has no passage that answers this question. "
              "The nearest sections are listed below; check them or refer the question onwards.")
-WORDS_WEIGHT = 0.1  # support = top cosine + WORDS_WEIGHT * best keyword coverage
+WORDS_WEIGHT = 0.1  # support = top cosine + WORDS_WEIGHT * best keyword coverage (bench/abstention.py)
 
 
 def support_score(result: SearchResult, word_coverage: float) -> float:

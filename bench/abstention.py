@@ -29,7 +29,9 @@ def features(kb, question: str) -> dict[str, float]:
         answer = kb.ask(question)
     finally:
         kb.settings = settings
-    dense = max((h.dense_score or 0.0 for h in answer.sources), default=0.0)
+    # The same top cosine the answer's support uses: over all retrieved hits, not only the cited ones.
+    hits = kb.search(question, max(settings.top_k, settings.answer_passages)).hits
+    dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
     return {"dense": dense, "words": (answer.support - dense) / WORDS_WEIGHT if WORDS_WEIGHT else 0.0,
             "support": answer.support}
 

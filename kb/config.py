@@ -43,7 +43,7 @@ class Settings:
     max_query_chars: int = 2000
     answer_passages: int = 5  # passages the extractive answer picks sentences from
     max_sentences: int = 4
-    abstain_below: float = 0.895  # support threshold, calibrated by bench/abstention.py (see README)
+    abstain_below: float = 0.904  # support threshold, calibrated by bench/abstention.py (see BENCHMARKS.md)
     llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
     llm_model: str = "default"
     llm_api_key: str | None = None
