@@ -253,6 +253,11 @@ def slack_router(runner: KBRunner, config: ServiceConfig, *, client: Any = None)
         body = await request.body()
         if not fresh(request.headers.get("x-slack-request-timestamp")):
             return JSONResponse({"error": "stale or missing request timestamp"}, status_code=401)
+        if request.headers.get("x-slack-retry-num"):
+            # Slack re-sends an event it thinks was not acknowledged in time; the first delivery is
+            # already being answered, so a retry must not post a second answer. Nothing is done
+            # with the (unverified) retry, so acknowledging it is safe.
+            return Response(status_code=200, headers={"X-Slack-No-Retry": "1"})
         # dispatch verifies the signature, acks, and hands listeners to bolt's own threads; it can
         # wait for an ack, so it runs off the event loop.
         response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))

@@ -136,6 +136,18 @@ def test_mention_is_answered_in_the_thread_with_citations_and_edition_buttons(sl
     assert value["section_id"] == "1.1.3" and value["language"] == "vi" and value["chunk_id"]
 
 
+def test_a_retried_delivery_is_not_answered_twice(slack):
+    http, fake, asked = slack
+    body = event("app_mention", "<@UBOT> 在留カードをなくしたらどうする", ROOT_TS)
+    assert post_event(http, body).status_code == 200
+    fake.wait_posts(1)
+    retry = http.post("/slack/events", content=body.encode(), headers={**signed(body), "X-Slack-Retry-Num": "1",
+                                                                     "X-Slack-Retry-Reason": "http_timeout"})
+    assert retry.status_code == 200 and retry.headers["X-Slack-No-Retry"] == "1"
+    time.sleep(0.5)
+    assert len(fake.posts()) == 1 and len(asked) == 1
+
+
 def test_follow_up_in_the_thread_keeps_the_previous_question(slack):
     http, fake, asked = slack
     post_event(http, event("app_mention", "<@UBOT> 在留カードをなくした", ROOT_TS))
