@@ -41,10 +41,12 @@ class KnowledgeBase:
         from index.embedder import load_embedder, model_identity
         from index.layout import IndexLayout
         from index.reader import open_version
+        from ingest.language import use_model_cache
 
         settings = settings or Settings.load(index=path, **overrides)
         if path is not None:
             settings = settings.with_(index=Path(path))
+        use_model_cache(settings.model_cache)  # the language model routes each question
         if IndexLayout(settings.index).current() is None and cls._is_default(settings, path):
             cls.build([SAMPLE_DIR], settings=settings, progress=progress)
         version = open_version(settings.index)
@@ -84,9 +86,11 @@ class KnowledgeBase:
         from index.layout import IndexLayout
         from index.lock import writer_lock
         from index.manifest import Manifest
+        from ingest.language import use_model_cache
         from ingest.loader import collect
 
         settings = (settings or Settings.load(**overrides)).with_(index=Path(index) if index else None)
+        use_model_cache(settings.model_cache)
         started = time.perf_counter()
         files = collect([Path(p) for p in paths])
         if not files:

@@ -92,3 +92,41 @@ def test_cjk_evidence_counts_kana_and_standard_specific_han():
 def test_sample_guidebook_files_are_detected_as_their_edition(path):
     edition = path.parent.name
     assert detect_language(path.read_text(encoding="utf-8")) == ("ja" if edition == "ja-easy" else edition)
+
+
+@pytest.fixture
+def fresh_language_model(monkeypatch):
+    """The module's loaded identifiers and cache setting, reset for one test and restored after."""
+    import ingest.language as language
+
+    monkeypatch.setattr(language, "_identifiers", {})
+    monkeypatch.setattr(language, "_cache_dir", None)
+    return language
+
+
+def test_model_cache_copy_classifies_like_the_packaged_model(tmp_path, fresh_language_model):
+    language = fresh_language_model
+    texts = [t for lang, ts in SENTENCES.items() for t in ts]
+    packaged = [detect_language(t) for t in texts]
+    assert not list(tmp_path.iterdir())  # no cache named: nothing written
+
+    language.use_model_cache(tmp_path)
+    language._identifiers.clear()
+    assert [detect_language(t) for t in texts] == packaged  # the run that writes the copy
+    copies = list(tmp_path.glob("py3langid-*.npz"))
+    assert len(copies) == 1 and not list(tmp_path.glob(".*tmp*"))
+
+    language._identifiers.clear()
+    assert [detect_language(t) for t in texts] == packaged  # the run that reads it
+
+
+def test_damaged_model_cache_is_replaced_not_fatal(tmp_path, fresh_language_model):
+    language = fresh_language_model
+    language.use_model_cache(tmp_path)
+    detect_language(SENTENCES["en"][0])
+    (copy,) = tmp_path.glob("py3langid-*.npz")
+    copy.write_bytes(b"PK\x03\x04 truncated")
+
+    language._identifiers.clear()
+    assert detect_language(SENTENCES["pt"][0]) == "pt"  # from the packaged model
+    assert not copy.exists()  # dropped, so the next run writes a good one
