@@ -66,7 +66,7 @@ def _progress(enabled: bool = True):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    labels = {"load": "Reading sources", "embed": "Embedding passages",
+    labels = {"load": "Reading sources", "embed": "Embedding passages", "embed sentences": "Embedding sentences",
               "model": "Loading the embedding model (first use converts it: ~1 min)"}
     tasks: dict[str, int] = {}
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

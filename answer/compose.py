@@ -7,11 +7,11 @@ nearest sections instead. See ``bench/abstention.py`` for how the threshold was 
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from answer.extract import extract
+from answer.extract import SentenceVectorsFor, extract
 from index.keyword import KeywordIndex
 from kb.model import Answer, Hit, SearchResult
 
@@ -26,13 +26,13 @@ def support_score(result: SearchResult, word_coverage: float) -> float:
 
 
 def compose_answer(result: SearchResult, query_vector: np.ndarray,
-                   embed_sentences: Callable[[Sequence[str]], np.ndarray], keyword: KeywordIndex, *,
+                   sentence_vectors: SentenceVectorsFor, keyword: KeywordIndex, *,
                    abstain_below: float, passages: int = 5, max_sentences: int = 4,
                    hits: Sequence[Hit] | None = None, note: str = "") -> Answer:
     """Answer from ``hits`` (default: the result's own; the answer edition's aligned passages when
     the caller asks for another language), judged for support on the retrieval ``result``."""
     hits = tuple(hits if hits is not None else result.hits)[:passages]
-    sentences, sources, words = extract(hits, result.query, query_vector, embed_sentences, keyword,
+    sentences, sources, words = extract(hits, result.query, query_vector, sentence_vectors, keyword,
                                         max_sentences=max_sentences)
     support = support_score(result, words)
     if not sentences or support < abstain_below:

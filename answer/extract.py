@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -21,13 +21,15 @@ from index.keyword import KeywordIndex
 from index.tokenize import tokenize
 from ingest.chunker import sentence_spans
 from ingest.language import guess_language
-from kb.model import AnswerSentence, Hit
+from kb.model import AnswerSentence, Chunk, Hit
+
+SentenceVectorsFor = Callable[[Sequence[tuple[Chunk, int, int]]], np.ndarray]
 
 WEIGHTS = {"dense": 0.45, "words": 0.35, "rank": 0.20}
 FACT_BONUS = 0.05
 _FACT = re.compile(r"\d|[０-９]|[一二三四五六七八九十百]+(?:日|か月|年|歳|円)")
 MIN_SENTENCE_CHARS = 8
-EMBED_LIMIT = 12  # sentences embedded per answer (~7 ms each with the int8 encoder)
+EMBED_LIMIT = 12  # sentences scored per answer (their vectors are stored; ~7 ms each if not)
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,10 @@ def select(scored: list[Candidate], *, max_sentences: int = 4, max_passages: int
     return sorted(chosen, key=lambda c: (passages.index(c.passage), c.start))
 
 
-def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, embed_sentences,
+def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, sentence_vectors: SentenceVectorsFor,
             keyword: KeywordIndex, **limits: int | float) -> tuple[list[AnswerSentence], list[Hit], float]:
-    """(sentences citing 1-based numbers into the returned sources, sources, best word coverage)."""
+    """(sentences citing 1-based numbers into the returned sources, sources, best word coverage).
+    ``sentence_vectors`` gives the vectors of (chunk, start, end) spans (stored at index time)."""
     cands = candidates(hits)
     if not cands:
         return [], [], 0.0
@@ -124,13 +127,14 @@ def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, embed_sen
     same = [_same_language(lang, hits[c.passage].chunk.language) for c in cands]
     words = [coverage(q_tokens, c.text, keyword) if ok else 0.0 for c, ok in zip(cands, same)]
     best_words = max(words)
-    if len(cands) > EMBED_LIMIT:  # embedding sentences is the answer's main cost: embed the likeliest
+    if len(cands) > EMBED_LIMIT:  # a sentence not stored is embedded now: keep the likeliest
         passages = _passages(cands)
         prior = [WEIGHTS["words"] * w + WEIGHTS["rank"] * _rank_prior(c.passage, passages)
                  for c, w in zip(cands, words)]
         keep = sorted(sorted(range(len(cands)), key=lambda i: -prior[i])[:EMBED_LIMIT])
         cands, words, same = [cands[i] for i in keep], [words[i] for i in keep], [same[i] for i in keep]
-    scored = score(cands, words, same, query_vector, embed_sentences([c.text for c in cands]))
+    vectors = sentence_vectors([(hits[c.passage].chunk, c.start, c.end) for c in cands])
+    scored = score(cands, words, same, query_vector, vectors)
     chosen = select(scored, **limits)
     order = list(dict.fromkeys(c.passage for c in chosen))
     sources = [hits[i] for i in order]

@@ -16,7 +16,7 @@ Leg = tuple[np.ndarray, np.ndarray]
 Fused = list[tuple[int, float]]
 
 
-def _minmax(scores: np.ndarray) -> np.ndarray:
+def minmax(scores: np.ndarray) -> np.ndarray:
     if len(scores) == 0:
         return scores
     lo, hi = float(scores.min()), float(scores.max())
@@ -28,7 +28,7 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
 def weighted(legs: Mapping[str, Leg], weights: Mapping[str, float], rrf_k: int = 60) -> Fused:
     total: dict[int, float] = {}
     for name, (rows, scores) in legs.items():
-        for row, s in zip(rows.tolist(), _minmax(scores).tolist()):
+        for row, s in zip(rows.tolist(), minmax(scores).tolist()):
             total[row] = total.get(row, 0.0) + weights.get(name, 1.0) * s
     return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from answer.editions import aligned, editions_for
 from answer.fusion import get_fusion
+from answer.rerank import feature_matrix, rerank
 from index.embedder import Embedder
 from index.reader import IndexVersion
 from kb.config import Settings
@@ -38,15 +39,16 @@ class HybridRetriever:
         self._weights = {"dense": settings.dense_weight, "keyword": settings.keyword_weight,
                          "bigram": settings.bigram_weight}
 
-    def legs(self, query: str, vector: np.ndarray, n: int, rows: tuple[int, int] | None,
+    def legs(self, query: str, tokens: list[str], vector: np.ndarray, n: int, rows: tuple[int, int] | None,
              timings: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Each leg's top ``n`` (rows, scores) within ``rows``; adds the time taken to ``timings``."""
+        """Each leg's top ``n`` (rows, scores) within ``rows``; adds the time taken to ``timings``.
+        ``tokens`` are the query's keyword tokens; the bigram leg runs when fused or re-ranked."""
         t1 = time.perf_counter()
         dense = self.version.vectors.search(vector, n, rows)
         t2 = time.perf_counter()
-        keyword = self.version.keyword.search(query, n, rows)
+        keyword = self.version.keyword.search_tokens(tokens, n, rows)
         legs = {"dense": dense, "keyword": keyword}
-        if self.settings.bigram_weight > 0:
+        if self.settings.bigram_weight > 0 or self.settings.rerank_depth > 0:
             legs["bigram"] = self.version.bigram.search(query, n, rows)
         t3 = time.perf_counter()
         timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1e3
@@ -73,12 +75,18 @@ class HybridRetriever:
         timings["embed"] = (time.perf_counter() - started) * 1e3
         fused: dict[int, float] = {}
         leg_scores: dict[str, dict[int, float]] = {name: {} for name in ("dense", "keyword", "bigram")}
+        tokens = self.version.keyword.query_tokens(query)
         for edition in editions_for(query, ranges, languages):
             rows = tuple(ranges[edition]) if edition else None
-            legs = self.legs(query, vector, max(self.settings.candidates, k), rows, timings)
+            legs = self.legs(query, tokens, vector, max(self.settings.candidates, k), rows, timings)
             t0 = time.perf_counter()
             if mode == "hybrid":
-                ranked = self._fuse(legs, self._weights, self.settings.rrf_k)[:k]
+                fusing = {name: leg for name, leg in legs.items() if self._weights[name] > 0}
+                ranked = self._fuse(fusing, self._weights, self.settings.rrf_k)
+                if self.settings.rerank_depth > 0:
+                    ranked = self._rerank([r for r, _ in ranked[:max(self.settings.rerank_depth, k)]],
+                                          legs, vector, tokens)
+                ranked = ranked[:k]
             else:
                 ranked = list(zip(legs[mode][0].tolist()[:k], legs[mode][1].tolist()[:k]))
             timings["fusion"] = timings.get("fusion", 0.0) + (time.perf_counter() - t0) * 1e3
@@ -95,6 +103,33 @@ class HybridRetriever:
             for i, (row, score) in enumerate(top, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
         return SearchResult(query=query, hits=hits, timings_ms=timings), vector
+
+    def _rerank(self, rows: list[int], legs: dict[str, tuple[np.ndarray, np.ndarray]], vector: np.ndarray,
+                tokens: list[str]) -> list[tuple[int, float]]:
+        dense = self.version.vectors.vectors(rows) @ vector if rows else np.zeros(0)
+        sentence = self.version.sentences.best_cosine(rows, vector, default=dense)
+        coverage = self.version.keyword.coverage(tokens, rows)
+        return rerank(rows, feature_matrix(rows, legs, dense, sentence, coverage))
+
+    def sentence_vectors(self, spans: Sequence[tuple[Chunk, int, int]]) -> np.ndarray:
+        """Vectors of sentences given as (chunk, start, end): the ones stored at index time
+        (``index.sentences``), embedded now only if a span is not stored (same text form)."""
+        rows = self.version.store.rows(list(dict.fromkeys(c.chunk_id for c, _, _ in spans)))
+        out = np.zeros((len(spans), self.embedder.dim), dtype=np.float32)
+        missing = []
+        for i, (chunk, start, end) in enumerate(spans):
+            row = rows.get(chunk.chunk_id)
+            if row is not None:
+                stored_spans, vectors = self.version.sentences.of(row)
+                match = np.flatnonzero((stored_spans[:, 0] == start) & (stored_spans[:, 1] == end))
+                if len(match):
+                    out[i] = vectors[match[0]]
+                    continue
+            missing.append(i)
+        if missing:
+            out[missing] = self.embedder.embed_passages(
+                [spans[i][0].heading() + "\n" + spans[i][0].text[spans[i][1]:spans[i][2]] for i in missing])
+        return out
 
     def _align(self, chunk: Chunk, language: str, query_vector: np.ndarray | None = None) -> list[Chunk]:
         return aligned(self.version, chunk, language, query_vector)

@@ -10,6 +10,7 @@ from index.embedder import Embedder
 from index.keyword import KeywordIndex
 from index.layout import IndexLayout
 from index.manifest import Manifest
+from index.sentences import SentenceVectors
 from index.store import write_store
 from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
@@ -26,11 +27,11 @@ def indexed_text(chunk: Chunk) -> str:
 def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Chunk],
                   embedder: Embedder, *, model: str, chunk_size: int, chunk_overlap: int,
                   progress: Progress | None = None, keep: int = 2,
-                  cache: EmbeddingCache | None = None) -> tuple[Path, int]:
+                  cache: EmbeddingCache | None = None) -> tuple[Path, int, int]:
     """Write a complete version into staging, publish it, prune old versions.
 
-    Returns (the version's folder, how many passages were embedded: cache misses). Call it while
-    holding ``index.lock.writer_lock(root)``."""
+    Returns (the version's folder, how many passages and how many sentences were embedded: cache
+    misses). Call it while holding ``index.lock.writer_lock(root)``."""
     started = time.perf_counter()
     # One edition's chunks are contiguous rows, so a search can be limited to an edition cheaply.
     chunks = sorted(chunks, key=lambda c: c.language)
@@ -46,6 +47,17 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
         vectors, embedded = embed_with_cache(embedder, texts, cache, progress=progress,
                                              batch=4 * max(1, getattr(embedder, "batch_size", 32)))
         VectorIndex.build(vectors, embedder.dim).save(staged / "vectors.faiss")
+        sentences_embedded = 0
+
+        def embed_sentences(sentence_texts: list[str]):
+            nonlocal sentences_embedded
+            found, sentences_embedded = embed_with_cache(
+                embedder, sentence_texts, cache, batch=4 * max(1, getattr(embedder, "batch_size", 32)),
+                progress=(lambda _, n, t: progress("embed sentences", n, t)) if progress else None)
+            return found
+
+        sentences = SentenceVectors.build(chunks, embed_sentences)
+        sentences.save(staged)
         KeywordIndex.build(texts).save(staged / "keyword")
         KeywordIndex.build(texts, "bigram").save(staged / "keyword_bigram")
         counts: dict[str, int] = {}
@@ -57,11 +69,11 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
              "issues": d.issues} for d in documents))
         Manifest(model_id=embedder.model_id, model=model, dim=embedder.dim, analyzer=f"{ANALYZER}+{CJK_BIGRAM}",
                  chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunks=total,
-                 sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 sentences=len(sentences.spans), sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                  build_seconds=round(time.perf_counter() - started, 3), languages=languages).write(staged)
         final = layout.publish(staged)
     except BaseException:
         layout.discard(staged)
         raise
     layout.prune(keep)
-    return final, embedded
+    return final, embedded, sentences_embedded

@@ -50,7 +50,10 @@ class KeywordIndex:
 
     def search(self, query: str, n: int, rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` rows with a positive score, best first: (rows, scores); ``rows`` limits to [start, end)."""
-        return self.search_tokens(self._tokenize(query, query=True), n, rows)
+        return self.search_tokens(self.query_tokens(query), n, rows)
+
+    def query_tokens(self, query: str) -> list[str]:
+        return self._tokenize(query, query=True)
 
     def idf(self, tokens: list[str]) -> list[float]:
         """BM25 idf of each token; a token absent from the index gets the rarest possible idf, so
@@ -64,6 +67,23 @@ class KeywordIndex:
             df = int(indptr[t + 1] - indptr[t]) if t is not None else 0
             out.append(float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
         return out
+
+    def coverage(self, tokens: list[str], rows: Sequence[int]) -> np.ndarray:
+        """For each row, the idf-weighted share of ``tokens`` it contains (0..1), read from the
+        index's postings; a token the index lacks counts against every row (see ``idf``)."""
+        tokens = list(dict.fromkeys(tokens))
+        out = np.zeros(len(rows), dtype=np.float64)
+        if not tokens or not len(rows):
+            return out
+        weights = self.idf(tokens)
+        indptr, indices = self._retriever.scores["indptr"], self._retriever.scores["indices"]
+        vocab = self._retriever.vocab_dict
+        wanted = np.asarray(rows, dtype=np.int64)
+        for token, weight in zip(tokens, weights):
+            t = vocab.get(token)
+            if t is not None:
+                out += weight * np.isin(wanted, indices[indptr[t]:indptr[t + 1]])
+        return out / sum(weights)
 
     def search_tokens(self, tokens: list[str], n: int,
                       rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:

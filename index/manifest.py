@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kb.errors import IndexMismatchError, IndexNotFoundError
 
-FORMAT = 2  # 2: chunks sorted by language, with per-language row ranges
+FORMAT = 3  # 2: chunks sorted by language, with per-language row ranges; 3: sentence vectors
 NAME = "manifest.json"
 
 
@@ -20,6 +20,7 @@ class Manifest:
     chunk_size: int
     chunk_overlap: int
     chunks: int
+    sentences: int
     sources: int
     created: str
     build_seconds: float

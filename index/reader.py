@@ -7,6 +7,7 @@ from pathlib import Path
 from index.keyword import KeywordIndex
 from index.layout import IndexLayout
 from index.manifest import Manifest
+from index.sentences import SentenceVectors
 from index.store import ChunkStore
 from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
@@ -21,6 +22,7 @@ class IndexVersion:
     vectors: VectorIndex
     keyword: KeywordIndex
     bigram: KeywordIndex
+    sentences: SentenceVectors
 
     def close(self) -> None:
         self.store.close()
@@ -41,4 +43,5 @@ def open_version(root: Path) -> IndexVersion:
         path=folder, manifest=manifest, store=ChunkStore(folder / "chunks.sqlite"),
         vectors=VectorIndex.load(folder / "vectors.faiss", manifest.dim, manifest.chunks),
         keyword=KeywordIndex.load(folder / "keyword", manifest.chunks),
-        bigram=KeywordIndex.load(folder / "keyword_bigram", manifest.chunks, "bigram"))
+        bigram=KeywordIndex.load(folder / "keyword_bigram", manifest.chunks, "bigram"),
+        sentences=SentenceVectors.load(folder, manifest.dim, manifest.chunks))

@@ -86,6 +86,13 @@ class ChunkStore:
     def all_chunks(self) -> list[Chunk]:
         return [_chunk(r) for r in self._query(f"SELECT {', '.join(_COLUMNS)} FROM chunks ORDER BY row")]
 
+    def rows(self, chunk_ids: Sequence[str]) -> dict[str, int]:
+        """The row of each known chunk id."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        return dict(self._query(f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)))
+
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._query("SELECT chunk_id FROM chunks")}
 

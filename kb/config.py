@@ -39,11 +39,12 @@ class Settings:
     bigram_weight: float = 0.0  # BM25 over CJK character bigrams: a third leg (0 = off)
     rrf_k: int = 60
     candidates: int = 100  # per leg, before fusion
+    rerank_depth: int = 20  # fused candidates the learned re-ranker orders (answer/rerank.py; 0 = off)
     top_k: int = 5
     max_query_chars: int = 2000
     answer_passages: int = 5  # passages the extractive answer picks sentences from
     max_sentences: int = 4
-    abstain_below: float = 0.904  # support threshold, calibrated by bench/abstention.py (see BENCHMARKS.md)
+    abstain_below: float = 0.900  # support threshold, calibrated by bench/abstention.py (see BENCHMARKS.md)
     llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
     llm_model: str = "default"
     llm_api_key: str | None = None
@@ -111,6 +112,8 @@ class Settings:
             raise ConfigError("keyword_weight, dense_weight and bigram_weight must be >= 0 and not all 0")
         if self.candidates < 1 or self.top_k < 1:
             raise ConfigError("candidates and top_k must be at least 1")
+        if self.rerank_depth < 0:
+            raise ConfigError("rerank_depth must be >= 0 (0 turns the re-ranker off)")
 
     def with_(self, **changes: Any) -> "Settings":
         changed = replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -110,13 +110,14 @@ class KnowledgeBase:
             cache = EmbeddingCache(settings.index / "embeddings.sqlite")
             embed_started = time.perf_counter()
             try:
-                version, embedded = build_version(
+                version, embedded, sentences_embedded = build_version(
                     settings.index, documents, chunks, embedder, model=model, chunk_size=settings.chunk_size,
                     chunk_overlap=settings.chunk_overlap, progress=progress, cache=cache)
             finally:
                 cache.close()
             embed_seconds = time.perf_counter() - embed_started
         changes["chunks"]["embedded"] = embedded
+        changes["chunks"]["sentences_embedded"] = sentences_embedded
         return IngestReport(str(settings.index), version.name, tuple(reports), len(chunks),
                             time.perf_counter() - started, embed_seconds, embedded, changes)
 
@@ -257,7 +258,7 @@ class KnowledgeBase:
         editions = retriever.version.manifest.languages
         hits, note = (result.hits, "") if lang is None else self._in_edition(result.hits, lang, editions)
         t0 = time.perf_counter()
-        answer = compose_answer(result, vector, retriever.embedder.embed_passages,
+        answer = compose_answer(result, vector, retriever.sentence_vectors,
                                 retriever.version.keyword, abstain_below=s.abstain_below,
                                 passages=s.answer_passages, max_sentences=s.max_sentences, hits=hits, note=note)
         if generate and not answer.abstained:

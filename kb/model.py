@@ -150,7 +150,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked passage. ``score`` is the fused score; leg scores are None where a leg missed it."""
+    """One ranked passage. ``score`` is the re-ranker's score (the fused score when it is off); leg scores are None where a leg missed it."""
 
     rank: int
     score: float

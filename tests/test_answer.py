@@ -21,6 +21,11 @@ def hit(i: int, text: str, start: int = 0, source: str = "ja/01.md", dense: floa
     return Hit(i + 1, 1.0 - i / 10, chunk, dense_score=dense, keyword_score=1.0)
 
 
+def spans_embedder(embedder):
+    """What the retriever gives extraction: vectors of (chunk, start, end) sentence spans."""
+    return lambda spans: embedder.embed_passages([c.text[a:b] for c, a, b in spans])
+
+
 @pytest.fixture
 def parts():
     embedder = FakeEmbedder()
@@ -32,7 +37,7 @@ def parts():
 def answer_for(query, parts, threshold=0.0):
     embedder, keyword, hits = parts
     result = SearchResult(query, hits)
-    return compose_answer(result, embedder.embed_queries([query])[0], embedder.embed_passages, keyword,
+    return compose_answer(result, embedder.embed_queries([query])[0], spans_embedder(embedder), keyword,
                           abstain_below=threshold)
 
 
@@ -80,6 +85,6 @@ def test_abstains_below_the_threshold_and_lists_nearest_sections(parts):
 
 def test_no_hits_abstains():
     embedder = FakeEmbedder()
-    answer = compose_answer(SearchResult("x", ()), np.zeros(64, dtype=np.float32), embedder.embed_passages,
+    answer = compose_answer(SearchResult("x", ()), np.zeros(64, dtype=np.float32), spans_embedder(embedder),
                             KeywordIndex.build(["a"]), abstain_below=0.0)
     assert answer.abstained and answer.sources == ()

