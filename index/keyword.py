@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +14,15 @@ K1, B = 1.5, 0.75
 
 
 def _bm25s():
+    if "bm25s" not in sys.modules and "scipy" not in sys.modules:
+        # scipy is optional in bm25s: without it bm25s builds its CSC arrays with numpy, equal to
+        # scipy's (tests/test_tokenize.py checks), and importing scipy.sparse cost ~80 ms of every
+        # cold `kb ask`. A None entry makes bm25s's `import scipy.sparse` fail at once.
+        sys.modules["scipy.sparse"] = None  # type: ignore[assignment]
+        try:
+            import bm25s
+        finally:
+            del sys.modules["scipy.sparse"]
     import bm25s
 
     # bm25s configures its own logger on import; keep the library quiet unless asked.

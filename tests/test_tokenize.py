@@ -204,3 +204,47 @@ def test_cjk_bigrams_leg():
     index = KeywordIndex.build(["在留カードの再交付", "ごみの出し方"], "bigram")
     rows, scores = index.search("カードを再交付", 2)
     assert rows[0] == 0 and scores[0] > 0
+
+
+def test_bm25s_numpy_arrays_equal_scipys():
+    """index.keyword imports bm25s without scipy (cold-start time); bm25s then builds its CSC arrays
+    with numpy. They must equal the scipy build, or indexes would depend on import order. Run in a
+    fresh process: this one may already hold the scipy-free bm25s."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import bm25s, numpy as np
+from index.tokenize import tokenize
+texts = ["在留カードをなくしたら再交付を申請します", "引っ越しをしたら14日以内に届け出ます",
+         "国民健康保険に加入する手続", "カードの更新は期間満了前に行います", "ごみは決められた日に出します"] * 3
+tokens = [tokenize(t + str(i)) for i, t in enumerate(texts)]
+built = {}
+for backend in ("scipy", "numpy"):
+    built[backend] = bm25s.BM25(k1=1.5, b=0.75, csc_backend=backend)
+    built[backend].index(tokens, show_progress=False)
+a, b = built["scipy"], built["numpy"]
+assert a.vocab_dict == b.vocab_dict
+print(all(np.array_equal(a.scores[k], b.scores[k]) for k in ("data", "indices", "indptr")))
+"""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_keyword_index_loads_without_importing_scipy(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    KeywordIndex.build(["在留カードをなくした", "引っ越しをした"]).save(tmp_path)
+    code = ("import sys\nfrom pathlib import Path\nfrom index.keyword import KeywordIndex\n"
+            f"k = KeywordIndex.load(Path({str(tmp_path)!r}), 2)\n"
+            "assert k.search('在留カード', 2)[0].tolist() == [0]\n"
+            "print('scipy' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
