@@ -1,9 +1,11 @@
 """Turn retrieval results into an Answer a desk worker can verify: quoted sentences citing sources.
 
-The answer abstains when the knowledge base does not support one: ``support`` combines the best
-passage's cosine to the question (meaning) with the share of the question's keywords the best
-sentence contains (words); below the calibrated threshold the answer says so plainly and lists the
-nearest sections instead. See ``bench/abstention.py`` for how the threshold was chosen.
+The answer abstains when the knowledge base does not support one. ``support`` is the learned
+re-ranker's score of the best hit (it weighs the passage's and its best sentence's cosine to the
+question and the share of the question's keywords the passage contains); with the re-ranker off,
+the best passage cosine plus 0.1 x the share of keywords the best sentence contains. Below the
+calibrated threshold the answer says so plainly and lists the nearest sections instead. See
+``bench/abstention.py`` for how the formula and the thresholds were chosen.
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from kb.model import Answer, Hit, SearchResult
 
 NOT_FOUND = ("The knowledge base has no passage that answers this question. "
              "The nearest sections are listed below; check them or refer the question onwards.")
-WORDS_WEIGHT = 0.1  # support = top cosine + WORDS_WEIGHT * best keyword coverage (bench/abstention.py)
+WORDS_WEIGHT = 0.1  # fused support = top cosine + WORDS_WEIGHT * best keyword coverage (bench/abstention.py)
 
 
 def support_score(result: SearchResult, word_coverage: float) -> float:
+    if result.reranked:
+        return max((h.score for h in result.hits), default=0.0)
     dense = max((h.dense_score for h in result.hits if h.dense_score is not None), default=0.0)
     return dense + WORDS_WEIGHT * word_coverage
 

@@ -83,13 +83,15 @@ class HybridRetriever:
             if mode == "hybrid":
                 fusing = {name: leg for name, leg in legs.items() if self._weights[name] > 0}
                 ranked = self._fuse(fusing, self._weights, self.settings.rrf_k)
+                timings["fusion"] = timings.get("fusion", 0.0) + (time.perf_counter() - t0) * 1e3
                 if self.settings.rerank_depth > 0:
+                    t0 = time.perf_counter()
                     ranked = self._rerank([r for r, _ in ranked[:max(self.settings.rerank_depth, k)]],
                                           legs, vector, tokens)
+                    timings["rerank"] = timings.get("rerank", 0.0) + (time.perf_counter() - t0) * 1e3
                 ranked = ranked[:k]
             else:
                 ranked = list(zip(legs[mode][0].tolist()[:k], legs[mode][1].tolist()[:k]))
-            timings["fusion"] = timings.get("fusion", 0.0) + (time.perf_counter() - t0) * 1e3
             for row, score in ranked:  # editions are searched separately and merged by score
                 fused[row] = max(score, fused.get(row, float("-inf")))
             for name, (leg_rows, scores) in legs.items():
@@ -102,7 +104,8 @@ class HybridRetriever:
                 keyword_score=leg_scores["keyword"].get(row), aligner=align)
             for i, (row, score) in enumerate(top, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
-        return SearchResult(query=query, hits=hits, timings_ms=timings), vector
+        reranked = mode == "hybrid" and self.settings.rerank_depth > 0
+        return SearchResult(query=query, hits=hits, timings_ms=timings, reranked=reranked), vector
 
     def _rerank(self, rows: list[int], legs: dict[str, tuple[np.ndarray, np.ndarray]], vector: np.ndarray,
                 tokens: list[str]) -> list[tuple[int, float]]:

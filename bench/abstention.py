@@ -17,26 +17,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from answer.compose import WORDS_WEIGHT  # noqa: E402
+from answer.compose import support_score  # noqa: E402
 from answer.evaluate import load_questions  # noqa: E402
 from bench.common import ROOT, machine  # noqa: E402
 
 
 def features(kb, question: str) -> dict[str, float]:
-    settings = kb.settings
-    kb.settings = settings.with_(abstain_below=-1e9)  # measure support without abstaining
-    try:
-        answer = kb.ask(question)
-    finally:
-        kb.settings = settings
-    # The same top cosine the answer's support uses: over all retrieved hits, not only the cited ones.
-    hits = kb.search(question, max(settings.top_k, settings.answer_passages)).hits
-    dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-    return {"dense": dense, "words": (answer.support - dense) / WORDS_WEIGHT if WORDS_WEIGHT else 0.0,
-            "support": answer.support}
+    """The parts `ask` builds its support from, computed the way `ask` does (answer.compose)."""
+    from answer.extract import extract
+
+    settings, retriever = kb.settings, kb._retriever
+    result, vector = retriever.search_with_vector(question, max(settings.top_k, settings.answer_passages))
+    _, _, words = extract(result.hits[:settings.answer_passages], result.query, vector, retriever.sentence_vectors,
+                          retriever.version.keyword, max_sentences=settings.max_sentences)
+    # The top cosine over all retrieved hits, not only the cited ones.
+    dense = max((h.dense_score for h in result.hits if h.dense_score is not None), default=0.0)
+    return {"dense": dense, "words": words, "reranked": support_score(result, words) if result.reranked else 0.0}
 
 
 FORMULAS = {
+    "re-ranker score of the best hit": lambda f: f["reranked"],
     "dense": lambda f: f["dense"],
     "words": lambda f: f["words"],
     **{f"dense + {w} * words": (lambda f, w=w: f["dense"] + w * f["words"]) for w in (0.05, 0.1, 0.2, 0.3, 0.5)},

@@ -44,7 +44,10 @@ class Settings:
     max_query_chars: int = 2000
     answer_passages: int = 5  # passages the extractive answer picks sentences from
     max_sentences: int = 4
-    abstain_below: float = 0.900  # support threshold, calibrated by bench/abstention.py (see BENCHMARKS.md)
+    # Support thresholds below which `ask` abstains, calibrated by bench/abstention.py (BENCHMARKS.md):
+    # one for the re-ranker's score of the best hit, one for cosine + 0.1 x coverage (rerank_depth = 0).
+    abstain_below: float = 92.64
+    abstain_below_fused: float = 0.900
     llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
     llm_model: str = "default"
     llm_api_key: str | None = None

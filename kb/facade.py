@@ -259,7 +259,8 @@ class KnowledgeBase:
         hits, note = (result.hits, "") if lang is None else self._in_edition(result.hits, lang, editions)
         t0 = time.perf_counter()
         answer = compose_answer(result, vector, retriever.sentence_vectors,
-                                retriever.version.keyword, abstain_below=s.abstain_below,
+                                retriever.version.keyword,
+                                abstain_below=s.abstain_below if result.reranked else s.abstain_below_fused,
                                 passages=s.answer_passages, max_sentences=s.max_sentences, hits=hits, note=note)
         if generate and not answer.abstained:
             answer = self._generated(answer, hits[:s.answer_passages], lang)

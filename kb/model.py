@@ -183,6 +183,7 @@ class SearchResult:
     query: str
     hits: tuple[Hit, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    reranked: bool = False  # hit scores are the learned re-ranker's (answer/rerank.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"query": self.query, "hits": [h.to_dict() for h in self.hits],

@@ -88,3 +88,13 @@ def test_no_hits_abstains():
     answer = compose_answer(SearchResult("x", ()), np.zeros(64, dtype=np.float32), spans_embedder(embedder),
                             KeywordIndex.build(["a"]), abstain_below=0.0)
     assert answer.abstained and answer.sources == ()
+
+
+def test_support_is_the_rerankers_best_score_when_reranked(parts):
+    from answer.compose import WORDS_WEIGHT, support_score
+
+    _, _, hits = parts
+    scored = tuple(Hit(h.rank, 95.0 - h.rank, h.chunk, dense_score=0.8) for h in hits)
+    assert support_score(SearchResult("q", scored, reranked=True), 0.9) == 94.0
+    assert support_score(SearchResult("q", scored), 0.5) == pytest.approx(0.8 + WORDS_WEIGHT * 0.5)
+    assert support_score(SearchResult("q", (), reranked=True), 0.0) == 0.0  # no hits: nothing supports
