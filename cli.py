@@ -142,9 +142,10 @@ def ingest(
         d, c = report.changes["documents"], report.changes["chunks"]
         out.print(f"documents: {len(d['added'])} added, {len(d['changed'])} changed, {len(d['removed'])} removed, "
                   f"{d['unchanged']} unchanged; chunks: {c['added']} added, {c['removed']} removed, "
-                  f"{c['unchanged']} unchanged; {report.embedded} embedded")
+                  f"{c['unchanged']} unchanged; embedded {report.embedded} passages, "
+                  f"{report.sentences_embedded} sentences")
         out.print(f"{report.chunks} chunks from {sum(1 for s in report.sources if not s.error)} sources "
-                  f"in {report.seconds:.1f} s ({report.passages_per_second:.1f} passages/s embedded); "
+                  f"in {report.seconds:.1f} s ({report.passages_per_second:.1f} texts/s embedded); "
                   f"version {report.version}")
 
 

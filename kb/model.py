@@ -255,8 +255,14 @@ class IngestReport:
     changes: dict[str, Any] = field(default_factory=dict)  # added/changed/removed vs the previous version
 
     @property
+    def sentences_embedded(self) -> int:
+        return int(self.changes.get("chunks", {}).get("sentences_embedded", 0))
+
+    @property
     def passages_per_second(self) -> float:
-        return self.embedded / self.embed_seconds if self.embed_seconds > 0 and self.embedded else 0.0
+        """Texts embedded per second: passages and their sentences (both fill ``embed_seconds``)."""
+        texts = self.embedded + self.sentences_embedded
+        return texts / self.embed_seconds if self.embed_seconds > 0 and texts else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "version": self.version, "chunks": self.chunks,
