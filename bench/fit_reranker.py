@@ -27,7 +27,7 @@ from bench.common import SHARED, load_squad, machine  # noqa: E402
 from bench.squad_retrieval import SETS, build_chunks, cached_embeddings, make_embedder  # noqa: E402
 from index.build import indexed_text  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
-from index.sentences import SentenceVectors  # noqa: E402
+from index.sentences import SentenceVectors, sentence_texts  # noqa: E402
 from index.vectors import VectorIndex  # noqa: E402
 from kb.config import Settings  # noqa: E402
 
@@ -45,7 +45,8 @@ def candidate_features(name: str, embedder, depth: int, candidates: int, chunk_s
     owner = [int(c.source_id[1:]) for c in chunks]  # "p<paragraph number>"
     texts = [indexed_text(c) for c in chunks]
     passages = cached_embeddings(embedder, texts, "passage", BACKEND)
-    sentences = SentenceVectors.build(chunks, lambda t: cached_embeddings(embedder, t, "passage", BACKEND))
+    sentence_list, spans, offsets = sentence_texts(chunks)
+    sentences = SentenceVectors(cached_embeddings(embedder, sentence_list, "passage", BACKEND), spans, offsets)
     queries = cached_embeddings(embedder, [q for q, _ in questions], "query", BACKEND)
     vectors = VectorIndex.build(passages, embedder.dim)
     keyword, bigram = KeywordIndex.build(texts), KeywordIndex.build(texts, "bigram")

@@ -10,7 +10,7 @@ from index.embedder import Embedder
 from index.keyword import KeywordIndex
 from index.layout import IndexLayout
 from index.manifest import Manifest
-from index.sentences import SentenceVectors
+from index.sentences import SentenceVectors, sentence_texts
 from index.store import write_store
 from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
@@ -44,20 +44,14 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
         texts = [indexed_text(c) for c in chunks]
         total = len(texts)
         # Commit to the cache every few model batches: a killed sync loses at most one of these.
-        vectors, embedded = embed_with_cache(embedder, texts, cache, progress=progress,
-                                             batch=4 * max(1, getattr(embedder, "batch_size", 32)))
+        batch = 4 * max(1, getattr(embedder, "batch_size", 32))
+        vectors, embedded = embed_with_cache(embedder, texts, cache, progress=progress, batch=batch)
         VectorIndex.build(vectors, embedder.dim).save(staged / "vectors.faiss")
-        sentences_embedded = 0
-
-        def embed_sentences(sentence_texts: list[str]):
-            nonlocal sentences_embedded
-            found, sentences_embedded = embed_with_cache(
-                embedder, sentence_texts, cache, batch=4 * max(1, getattr(embedder, "batch_size", 32)),
-                progress=(lambda _, n, t: progress("embed sentences", n, t)) if progress else None)
-            return found
-
-        sentences = SentenceVectors.build(chunks, embed_sentences)
-        sentences.save(staged)
+        sentence_list, spans, offsets = sentence_texts(chunks)
+        sentence_vectors, sentences_embedded = embed_with_cache(
+            embedder, sentence_list, cache, batch=batch,
+            progress=(lambda _, n, t: progress("embed sentences", n, t)) if progress else None)
+        SentenceVectors(sentence_vectors, spans, offsets).save(staged)
         KeywordIndex.build(texts).save(staged / "keyword")
         KeywordIndex.build(texts, "bigram").save(staged / "keyword_bigram")
         counts: dict[str, int] = {}
@@ -69,7 +63,7 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
              "issues": d.issues} for d in documents))
         Manifest(model_id=embedder.model_id, model=model, dim=embedder.dim, analyzer=f"{ANALYZER}+{CJK_BIGRAM}",
                  chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunks=total,
-                 sentences=len(sentences.spans), sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 sentences=len(spans), sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                  build_seconds=round(time.perf_counter() - started, 3), languages=languages).write(staged)
         final = layout.publish(staged)
     except BaseException:

@@ -10,7 +10,7 @@ like the passage. Saved as one ``.npz`` (no pickle): rows of chunk ``r`` are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -38,14 +38,10 @@ def sentence_texts(chunks: Sequence[Chunk]) -> tuple[list[str], np.ndarray, np.n
 
 
 class SentenceVectors:
-    def __init__(self, vectors: np.ndarray, spans: np.ndarray, offsets: np.ndarray) -> None:
-        self.vectors, self.spans, self.offsets = vectors, spans, offsets
+    """``vectors[i]`` embeds ``sentence_texts(chunks)[0][i]``; built by ``index.build``."""
 
-    @classmethod
-    def build(cls, chunks: Sequence[Chunk], embed: Callable[[list[str]], np.ndarray]) -> "SentenceVectors":
-        texts, spans, offsets = sentence_texts(chunks)
-        vectors = embed(texts) if texts else np.zeros((0, 0), dtype=np.float32)
-        return cls(np.asarray(vectors, dtype=np.float32), spans, offsets)
+    def __init__(self, vectors: np.ndarray, spans: np.ndarray, offsets: np.ndarray) -> None:
+        self.vectors, self.spans, self.offsets = np.asarray(vectors, dtype=np.float32), spans, offsets
 
     def save(self, folder: Path) -> None:
         with open(folder / FILE, "wb") as f:

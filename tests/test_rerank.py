@@ -54,7 +54,8 @@ def test_sentence_texts_keep_verbatim_spans_and_offsets():
 def test_sentence_vectors_round_trip_and_best_cosine(tmp_path):
     embedder = FakeEmbedder()
     chunks = [chunk(0, "在留カードを紛失した。ごみは決められた日に出します。"), chunk(1, "※")]
-    built = SentenceVectors.build(chunks, embedder.embed_passages)
+    texts, spans, offsets = sentence_texts(chunks)
+    built = SentenceVectors(embedder.embed_passages(texts), spans, offsets)
     built.save(tmp_path)
     loaded = SentenceVectors.load(tmp_path, embedder.dim, len(chunks))
     assert np.array_equal(loaded.vectors, built.vectors) and loaded.offsets.tolist() == [0, 2, 2]
