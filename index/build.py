@@ -52,8 +52,8 @@ def build_version(root: Path, documents: Sequence[Document], chunks: Sequence[Ch
             embedder, sentence_list, cache, batch=batch,
             progress=(lambda _, n, t: progress("embed sentences", n, t)) if progress else None)
         SentenceVectors(sentence_vectors, spans, offsets).save(staged)
-        KeywordIndex.build(texts).save(staged / "keyword")
-        KeywordIndex.build(texts, "bigram").save(staged / "keyword_bigram")
+        KeywordIndex.build(texts, cache=cache).save(staged / "keyword")
+        KeywordIndex.build(texts, "bigram", cache=cache).save(staged / "keyword_bigram")
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.source_id] = counts.get(c.source_id, 0) + 1

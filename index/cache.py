@@ -2,10 +2,13 @@
 
 A sync embeds only texts the cache has not seen, and commits after every batch, so a sync killed
 mid-embedding resumes where it stopped. Entries are plain float32 blobs in SQLite (no pickle).
+The same file keeps each chunk's keyword tokens per analyzer version (JSON), so a sync tokenises
+only new texts: on a large corpus re-tokenising everything was most of a one-section sync.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +18,9 @@ import numpy as np
 _SCHEMA = """CREATE TABLE IF NOT EXISTS vectors (
     model TEXT NOT NULL, key TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (model, key)) WITHOUT ROWID"""
+_TOKENS_SCHEMA = """CREATE TABLE IF NOT EXISTS tokens (
+    analyzer TEXT NOT NULL, key TEXT NOT NULL, tokens TEXT NOT NULL,
+    PRIMARY KEY (analyzer, key)) WITHOUT ROWID"""
 
 
 def text_key(text: str) -> str:
@@ -27,6 +33,7 @@ class EmbeddingCache:
         self._con = sqlite3.connect(path, timeout=30)
         self._con.execute("PRAGMA journal_mode=WAL")
         self._con.execute(_SCHEMA)
+        self._con.execute(_TOKENS_SCHEMA)
 
     def close(self) -> None:
         self._con.close()
@@ -46,6 +53,21 @@ class EmbeddingCache:
             self._con.executemany(
                 "INSERT OR REPLACE INTO vectors (model, key, dim, vector) VALUES (?, ?, ?, ?)",
                 ((model, k, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)))
+
+    def get_tokens(self, analyzer: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            rows = self._con.execute(
+                f"SELECT key, tokens FROM tokens WHERE analyzer = ? AND key IN ({','.join('?' * len(part))})",
+                (analyzer, *part)).fetchall()
+            found.update({k: json.loads(t) for k, t in rows})
+        return found
+
+    def put_tokens(self, analyzer: str, items: Sequence[tuple[str, list[str]]]) -> None:
+        with self._con:
+            self._con.executemany("INSERT OR REPLACE INTO tokens (analyzer, key, tokens) VALUES (?, ?, ?)",
+                                  ((analyzer, k, json.dumps(t, ensure_ascii=False)) for k, t in items))
 
     def __len__(self) -> int:
         return self._con.execute("SELECT count(*) FROM vectors").fetchone()[0]

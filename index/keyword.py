@@ -8,7 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
-from index.tokenize import ANALYZERS
+from index.cache import EmbeddingCache, text_key
+from index.tokenize import ANALYZER_IDS, ANALYZERS
 
 K1, B = 1.5, 0.75
 
@@ -30,6 +31,35 @@ def _bm25s():
     return bm25s
 
 
+def _tokens(texts: Sequence[str], analyzer: str, cache: EmbeddingCache | None) -> list[list[str]]:
+    tokenize = ANALYZERS[analyzer]
+    if cache is None:
+        return [tokenize(t) for t in texts]
+    name = f"{ANALYZER_IDS[analyzer]}+unidic-lite-{_dictionary_version()}"
+    keys = [text_key(t) for t in texts]
+    known = cache.get_tokens(name, list(dict.fromkeys(keys)))
+    new: dict[str, list[str]] = {}
+    out = []
+    for key, text in zip(keys, texts):
+        tokens = known.get(key, new.get(key))
+        if tokens is None:
+            tokens = new[key] = tokenize(text)
+        out.append(tokens)
+    if new:
+        cache.put_tokens(name, list(new.items()))
+    return out
+
+
+def _dictionary_version() -> str:
+    """The Japanese dictionary decides lemmas: tokens cut with another version are not reused."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("unidic-lite")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 class KeywordIndex:
     """BM25 scores for every indexed row; rows are the positions of the texts given to ``build``."""
 
@@ -40,12 +70,13 @@ class KeywordIndex:
         self._tokenize = ANALYZERS[analyzer]
 
     @classmethod
-    def build(cls, texts: Sequence[str], analyzer: str = "lemma") -> "KeywordIndex":
-        """BM25 over ``texts`` cut by the named analyzer (``index.tokenize.ANALYZERS``)."""
+    def build(cls, texts: Sequence[str], analyzer: str = "lemma",
+              cache: EmbeddingCache | None = None) -> "KeywordIndex":
+        """BM25 over ``texts`` cut by the named analyzer (``index.tokenize.ANALYZERS``); with a
+        ``cache``, texts tokenised by an earlier build are not tokenised again."""
         bm25s = _bm25s()
         retriever = bm25s.BM25(k1=K1, b=B)
-        tokenize = ANALYZERS[analyzer]
-        retriever.index([tokenize(t) for t in texts], show_progress=False)
+        retriever.index(_tokens(texts, analyzer, cache), show_progress=False)
         return cls(retriever, len(texts), analyzer)
 
     def save(self, directory: Path) -> None:

@@ -223,3 +223,5 @@ def cjk_bigrams(text: str, *, query: bool = False) -> list[str]:
 
 
 ANALYZERS = {"lemma": tokenize, "bigram": cjk_bigrams}
+# Versioned names: cached tokens (index.cache) are reused only by the analyzer version that made them.
+ANALYZER_IDS = {"lemma": ANALYZER, "bigram": CJK_BIGRAM}

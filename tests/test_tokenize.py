@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -248,3 +249,26 @@ def test_keyword_index_loads_without_importing_scipy(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_cached_tokens_are_reused_and_equal_fresh_ones(tmp_path, monkeypatch):
+    import index.keyword as keyword
+    from index.cache import EmbeddingCache
+
+    texts = ["在留カードをなくした", "引っ越しをした", "", "在留カードをなくした"]
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    try:
+        first = KeywordIndex.build(texts, cache=cache)
+        calls = []
+        real = keyword.ANALYZERS["lemma"]
+        monkeypatch.setitem(keyword.ANALYZERS, "lemma", lambda t, **kw: calls.append(t) or real(t, **kw))
+        second = KeywordIndex.build(texts + ["ごみの出し方"], cache=cache)
+        assert calls == ["ごみの出し方"]  # only the new text is tokenised
+        plain_first, plain_second = KeywordIndex.build(texts), KeywordIndex.build(texts + ["ごみの出し方"])
+        for query in ("在留カード", "引っ越し", "ごみ"):
+            for cached, plain in ((first, plain_first), (second, plain_second)):
+                rows, scores = cached.search(query, 5)
+                expected_rows, expected_scores = plain.search(query, 5)
+                assert rows.tolist() == expected_rows.tolist() and np.allclose(scores, expected_scores)
+    finally:
+        cache.close()
