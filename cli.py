@@ -438,8 +438,8 @@ def status(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt, debug: bo
         if json_out:
             _print_json(info)
             return
-        for key in ("index", "version", "model", "dim", "chunks", "chunk_size", "chunk_overlap",
-                    "fusion", "created"):
+        for key in ("index", "version", "model", "dim", "chunks", "sentences", "chunk_size", "chunk_overlap",
+                    "fusion", "rerank_depth", "created"):
             out.print(f"[bold]{key}[/]: {escape(str(info[key]))}")
         out.print("[bold]languages[/]: " + ", ".join(f"{k} {v}" for k, v in info["languages"].items()))
         table = Table(title="Sources", title_justify="left")

@@ -334,8 +334,9 @@ class KnowledgeBase:
         return {
             "index": str(self.settings.index), "version": self._version.path.name,
             "model": m.model_id, "dim": m.dim, "analyzer": m.analyzer, "chunks": m.chunks,
-            "chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap, "created": m.created,
-            "fusion": self.settings.fusion, "languages": languages,
+            "sentences": m.sentences, "chunk_size": m.chunk_size, "chunk_overlap": m.chunk_overlap,
+            "created": m.created, "fusion": self.settings.fusion, "rerank_depth": self.settings.rerank_depth,
+            "languages": languages,
             "sources": [{**{k: v for k, v in s.items() if k != "issues"},
                          "skipped_pages": len(s["issues"])} for s in sources],
         }
