@@ -40,15 +40,16 @@ class HybridRetriever:
                          "bigram": settings.bigram_weight}
 
     def legs(self, query: str, tokens: list[str], vector: np.ndarray, n: int, rows: tuple[int, int] | None,
-             timings: dict[str, float]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+             timings: dict[str, float], bigram: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each leg's top ``n`` (rows, scores) within ``rows``; adds the time taken to ``timings``.
-        ``tokens`` are the query's keyword tokens; the bigram leg runs when fused or re-ranked."""
+        ``tokens`` are the query's keyword tokens; the bigram leg runs if ``bigram`` and it is
+        fused or re-ranked."""
         t1 = time.perf_counter()
         dense = self.version.vectors.search(vector, n, rows)
         t2 = time.perf_counter()
         keyword = self.version.keyword.search_tokens(tokens, n, rows)
         legs = {"dense": dense, "keyword": keyword}
-        if self.settings.bigram_weight > 0 or self.settings.rerank_depth > 0:
+        if bigram and (self.settings.bigram_weight > 0 or self.settings.rerank_depth > 0):
             legs["bigram"] = self.version.bigram.search(query, n, rows)
         t3 = time.perf_counter()
         timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1e3
@@ -78,7 +79,8 @@ class HybridRetriever:
         tokens = self.version.keyword.query_tokens(query)
         for edition in editions_for(query, ranges, languages):
             rows = tuple(ranges[edition]) if edition else None
-            legs = self.legs(query, tokens, vector, max(self.settings.candidates, k), rows, timings)
+            legs = self.legs(query, tokens, vector, max(self.settings.candidates, k), rows, timings,
+                             bigram=mode == "hybrid")
             t0 = time.perf_counter()
             if mode == "hybrid":
                 fusing = {name: leg for name, leg in legs.items() if self._weights[name] > 0}

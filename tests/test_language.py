@@ -130,3 +130,11 @@ def test_damaged_model_cache_is_replaced_not_fatal(tmp_path, fresh_language_mode
     language._identifiers.clear()
     assert detect_language(SENTENCES["pt"][0]) == "pt"  # from the packaged model
     assert not copy.exists()  # dropped, so the next run writes a good one
+
+
+def test_unwritable_model_cache_falls_back_to_the_packaged_model(tmp_path, fresh_language_model):
+    language = fresh_language_model
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    language.use_model_cache(blocker / "models")
+    assert detect_language(SENTENCES["vi"][0]) == "vi"  # slower, same answer

@@ -63,6 +63,7 @@ def test_build_search_and_cite(corpus, tmp_path, fake_embedder):
         status = kb.status()
         assert status["chunks"] == 3 and status["languages"] == {"ja": 3}
         assert status["model"] == "fake/bigram-hash"
+        assert status["sentences"] >= 3 and status["rerank_depth"] == 20
 
 
 def test_modes_and_query_errors(corpus, tmp_path, fake_embedder):
@@ -209,3 +210,26 @@ def test_pdf_language_and_edition_come_from_the_fetched_file(tmp_path, fake_embe
         assert sources["official/guide_ja-easy.pdf"]["language"] == "ja-easy"
         hit = kb.search("lose residence card", k=1, languages=["en"]).hits[0]
         assert hit.citation.url == "https://www.moj.go.jp/isa/content/x.pdf"
+
+
+def test_hybrid_search_is_reranked_and_ask_embeds_no_sentence(corpus, tmp_path, fake_embedder, monkeypatch):
+    import answer.retrieve
+
+    KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        result = kb.search("在留カードをなくした", k=3)
+        assert result.reranked and "rerank" in result.timings_ms
+        # The order and scores are the re-ranker's: one that reverses the fused order reverses the hits.
+        with monkeypatch.context() as patch:
+            patch.setattr(answer.retrieve, "rerank",
+                          lambda rows, features: [(r, float(i)) for i, r in reversed(list(enumerate(rows)))])
+            reversed_hits = kb.search("在留カードをなくした", k=3).hits
+        assert len(reversed_hits) == 3 and reversed_hits[0].score == 2.0
+        assert reversed_hits[0].chunk.chunk_id != result.hits[0].chunk.chunk_id
+        assert not kb.search("在留カードをなくした", k=3, mode="dense").reranked
+        before = fake_embedder.passage_calls
+        answer = kb.ask("住民税はどこが課税しますか")
+        assert answer.sentences and fake_embedder.passage_calls == before  # stored sentence vectors only
+    with KnowledgeBase.open(tmp_path / "idx", rerank_depth=0) as kb:
+        off = kb.search("在留カードをなくした", k=3)
+        assert not off.reranked and "rerank" not in off.timings_ms
