@@ -29,7 +29,7 @@ WEIGHTS = {"dense": 0.45, "words": 0.35, "rank": 0.20}
 FACT_BONUS = 0.05
 _FACT = re.compile(r"\d|[０-９]|[一二三四五六七八九十百]+(?:日|か月|年|歳|円)")
 MIN_SENTENCE_CHARS = 8
-EMBED_LIMIT = 12  # sentences scored per answer (their vectors are stored; ~7 ms each if not)
+SCORE_LIMIT = 12  # sentences scored per answer, the likeliest by words and rank (as measured for abstention)
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,11 @@ def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, sentence_
     same = [_same_language(lang, hits[c.passage].chunk.language) for c in cands]
     words = [coverage(q_tokens, c.text, keyword) if ok else 0.0 for c, ok in zip(cands, same)]
     best_words = max(words)
-    if len(cands) > EMBED_LIMIT:  # a sentence not stored is embedded now: keep the likeliest
+    if len(cands) > SCORE_LIMIT:  # keep the likeliest (a sentence not stored is embedded now, ~7 ms)
         passages = _passages(cands)
         prior = [WEIGHTS["words"] * w + WEIGHTS["rank"] * _rank_prior(c.passage, passages)
                  for c, w in zip(cands, words)]
-        keep = sorted(sorted(range(len(cands)), key=lambda i: -prior[i])[:EMBED_LIMIT])
+        keep = sorted(sorted(range(len(cands)), key=lambda i: -prior[i])[:SCORE_LIMIT])
         cands, words, same = [cands[i] for i in keep], [words[i] for i in keep], [same[i] for i in keep]
     vectors = sentence_vectors([(hits[c.passage].chunk, c.start, c.end) for c in cands])
     scored = score(cands, words, same, query_vector, vectors)
