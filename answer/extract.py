@@ -29,7 +29,7 @@ WEIGHTS = {"dense": 0.45, "words": 0.35, "rank": 0.20}
 FACT_BONUS = 0.05
 _FACT = re.compile(r"\d|[０-９]|[一二三四五六七八九十百]+(?:日|か月|年|歳|円)")
 MIN_SENTENCE_CHARS = 8
-SCORE_LIMIT = 12  # sentences scored per answer, the likeliest by words and rank (as measured for abstention)
+SCORE_LIMIT = 12  # sentences scored per answer: the likeliest by keyword coverage and passage rank
 
 
 @dataclass(frozen=True)
