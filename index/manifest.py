@@ -30,6 +30,15 @@ class Manifest:
     def write(self, folder: Path) -> None:
         (folder / NAME).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
 
+    @staticmethod
+    def model_of(folder: Path) -> str | None:
+        """The model setting a version was built with, read from any format (a rebuild after a format
+        change keeps the index's model); None when the manifest is missing or unreadable."""
+        try:
+            return json.loads((folder / NAME).read_text(encoding="utf-8")).get("model")
+        except (OSError, ValueError, AttributeError):
+            return None
+
     @classmethod
     def read(cls, folder: Path) -> "Manifest":
         path = folder / NAME

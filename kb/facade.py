@@ -103,7 +103,7 @@ class KnowledgeBase:
             live = layout.current()
             # Keep the index's model unless told otherwise: readers of a live index must not find
             # the next version built with another model.
-            model = settings.model or (Manifest.read(live).model if live else DEFAULT_MODEL)
+            model = settings.model or (live and Manifest.model_of(live)) or DEFAULT_MODEL
             embedder = load_embedder(model, settings.model_cache, threads=settings.ingest_threads,
                                      batch_size=settings.batch_size, backend=settings.backend, progress=progress)
             changes = cls._changes(settings.index, documents, chunks)

@@ -196,3 +196,21 @@ def test_search_and_ask_pick_up_a_new_version_by_themselves(src, tmp_path, fake_
     IndexLayout(tmp_path / "idx").point_to(broken)
     time.sleep(0.05)
     assert kb.ask("手続は何日以内").sources and kb.version != "v999999-broken"
+
+
+def test_an_index_of_an_older_format_is_refused_then_rebuilt_in_place(src, tmp_path, fake_embedder):
+    import json
+
+    from index.layout import IndexLayout
+    from kb.errors import IndexMismatchError
+
+    KnowledgeBase.build([src], index=tmp_path / "idx")
+    manifest = IndexLayout(tmp_path / "idx").current() / "manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "format": data["format"] - 1, "model": "kept-model"}))
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        KnowledgeBase.open(tmp_path / "idx")
+    report = KnowledgeBase.build([src], index=tmp_path / "idx")  # the fix the error names works in place
+    assert report.embedded == 0  # the cache still holds every vector
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        assert kb._version.manifest.model == "kept-model" and kb.search("第1章", k=1).hits
