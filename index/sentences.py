@@ -4,8 +4,9 @@ Two readers use them: the re-ranker (a passage's best sentence often matches a q
 the whole passage does: +2.5 R@1 on JSQuAD, see ``answer/rerank.py``) and answer extraction (which
 then embeds nothing at query time). Sentences come from the chunker's own splitter, so their spans
 are verbatim offsets into ``Chunk.text``; each is embedded with its chunk's heading path in front,
-like the passage. Saved as one ``.npz`` (no pickle): rows of chunk ``r`` are
-``offsets[r]:offsets[r + 1]``.
+like the passage. Saved without pickle: the vectors as ``sentences.npy``, memory-mapped when read (a
+query touches only its candidates' sentences, so a large index costs no load time), and the spans
+and offsets as ``sentence_spans.npz``; rows of chunk ``r`` are ``offsets[r]:offsets[r + 1]``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ingest.chunker import sentence_spans
 from kb.errors import IndexMismatchError
 from kb.model import Chunk
 
-FILE = "sentences.npz"
+FILE, SPANS_FILE = "sentences.npy", "sentence_spans.npz"
 MIN_CHARS = 8  # shorter pieces ("1.", "※") carry no meaning of their own
 
 
@@ -41,25 +42,28 @@ class SentenceVectors:
     """``vectors[i]`` embeds ``sentence_texts(chunks)[0][i]``; built by ``index.build``."""
 
     def __init__(self, vectors: np.ndarray, spans: np.ndarray, offsets: np.ndarray) -> None:
-        self.vectors, self.spans, self.offsets = np.asarray(vectors, dtype=np.float32), spans, offsets
+        self.vectors, self.spans, self.offsets = vectors, spans, offsets
 
     def save(self, folder: Path) -> None:
-        with open(folder / FILE, "wb") as f:
-            np.savez(f, vectors=self.vectors, spans=self.spans, offsets=self.offsets)
+        np.save(folder / FILE, np.asarray(self.vectors, dtype=np.float32), allow_pickle=False)
+        with open(folder / SPANS_FILE, "wb") as f:
+            np.savez(f, spans=self.spans, offsets=self.offsets)
 
     @classmethod
     def load(cls, folder: Path, expected_dim: int, expected_chunks: int) -> "SentenceVectors":
         path = folder / FILE
         try:
-            with np.load(path, allow_pickle=False) as data:
-                found = cls(data["vectors"], data["spans"], data["offsets"])
-        except FileNotFoundError:
-            raise IndexMismatchError(f"{folder}: no {FILE}; rebuild the index with `kb ingest`") from None
+            vectors = np.load(path, mmap_mode="r", allow_pickle=False)  # a published version never changes
+            with np.load(folder / SPANS_FILE, allow_pickle=False) as data:
+                found = cls(vectors, data["spans"], data["offsets"])
+        except FileNotFoundError as exc:
+            raise IndexMismatchError(f"{folder}: no {Path(exc.filename or FILE).name}; rebuild the index "
+                                     "with `kb ingest`") from None
         except (OSError, ValueError, KeyError) as exc:
             raise IndexMismatchError(f"{path}: unreadable ({exc}); rebuild the index with `kb ingest`") from None
         n = len(found.spans)
         if (len(found.offsets) != expected_chunks + 1 or found.offsets[-1] != n
-                or (n and found.vectors.shape != (n, expected_dim))):
+                or found.vectors.shape[0] != n or (n and found.vectors.shape[1] != expected_dim)):
             raise IndexMismatchError(f"{path}: {n} sentences do not fit the manifest's {expected_chunks} "
                                      f"chunks x {expected_dim}-d; rebuild the index with `kb ingest`")
         return found

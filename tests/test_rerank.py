@@ -64,9 +64,14 @@ def test_sentence_vectors_round_trip_and_best_cosine(tmp_path):
     assert best[0] == pytest.approx(float((built.vectors @ q).max())) and best[1] == pytest.approx(0.2)
     with pytest.raises(IndexMismatchError, match="rebuild"):
         SentenceVectors.load(tmp_path, embedder.dim, 3)  # another index's chunk count
-    (tmp_path / "sentences.npz").write_bytes(b"not a zip")
-    with pytest.raises(IndexMismatchError, match="rebuild"):
-        SentenceVectors.load(tmp_path, embedder.dim, 2)
+    for name, junk in (("sentence_spans.npz", b"not a zip"), ("sentences.npy", b"not an array")):
+        (tmp_path / name).write_bytes(junk)
+        with pytest.raises(IndexMismatchError, match="rebuild"):
+            SentenceVectors.load(tmp_path, embedder.dim, 2)
+        (tmp_path / name).unlink()
+        with pytest.raises(IndexMismatchError, match=f"no {name}"):
+            SentenceVectors.load(tmp_path, embedder.dim, 2)
+        built.save(tmp_path)
 
 
 def test_coverage_from_postings_matches_tokenising_the_text():
