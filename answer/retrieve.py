@@ -12,6 +12,7 @@ from answer.fusion import get_fusion
 from answer.rerank import feature_matrix, rerank
 from index.embedder import Embedder
 from index.reader import IndexVersion
+from index.sentences import sentence_text
 from kb.config import Settings
 from kb.errors import QueryError
 from kb.model import Chunk, Hit, SearchResult
@@ -132,8 +133,7 @@ class HybridRetriever:
                     continue
             missing.append(i)
         if missing:
-            out[missing] = self.embedder.embed_passages(
-                [spans[i][0].heading() + "\n" + spans[i][0].text[spans[i][1]:spans[i][2]] for i in missing])
+            out[missing] = self.embedder.embed_passages([sentence_text(*spans[i]) for i in missing])
         return out
 
     def _align(self, chunk: Chunk, language: str, query_vector: np.ndarray | None = None) -> list[Chunk]:

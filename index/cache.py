@@ -38,15 +38,17 @@ class EmbeddingCache:
     def close(self) -> None:
         self._con.close()
 
-    def get(self, model: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def _select(self, sql: str, owner: str, keys: Sequence[str]) -> list[tuple]:
+        """Rows of ``sql`` (``... WHERE <owner column> = ? AND key IN ({marks})``), 500 keys a query."""
+        rows: list[tuple] = []
         for start in range(0, len(keys), 500):
             part = keys[start:start + 500]
-            rows = self._con.execute(
-                f"SELECT key, dim, vector FROM vectors WHERE model = ? AND key IN ({','.join('?' * len(part))})",
-                (model, *part)).fetchall()
-            found.update({k: np.frombuffer(v, dtype=np.float32) for k, d, v in rows if d == dim})
-        return found
+            rows += self._con.execute(sql.format(marks=",".join("?" * len(part))), (owner, *part)).fetchall()
+        return rows
+
+    def get(self, model: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+        rows = self._select("SELECT key, dim, vector FROM vectors WHERE model = ? AND key IN ({marks})", model, keys)
+        return {k: np.frombuffer(v, dtype=np.float32) for k, d, v in rows if d == dim}
 
     def put(self, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:
         with self._con:  # one transaction per batch: what was committed survives a kill
@@ -55,14 +57,8 @@ class EmbeddingCache:
                 ((model, k, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)))
 
     def get_tokens(self, analyzer: str, keys: Sequence[str]) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start:start + 500]
-            rows = self._con.execute(
-                f"SELECT key, tokens FROM tokens WHERE analyzer = ? AND key IN ({','.join('?' * len(part))})",
-                (analyzer, *part)).fetchall()
-            found.update({k: json.loads(t) for k, t in rows})
-        return found
+        rows = self._select("SELECT key, tokens FROM tokens WHERE analyzer = ? AND key IN ({marks})", analyzer, keys)
+        return {k: json.loads(t) for k, t in rows}
 
     def put_tokens(self, analyzer: str, items: Sequence[tuple[str, list[str]]]) -> None:
         with self._con:

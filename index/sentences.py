@@ -23,16 +23,20 @@ FILE, SPANS_FILE = "sentences.npy", "sentence_spans.npz"
 MIN_CHARS = 8  # shorter pieces ("1.", "※") carry no meaning of their own
 
 
+def sentence_text(chunk: Chunk, start: int, end: int) -> str:
+    """What is embedded for the sentence ``chunk.text[start:end]``: its heading path, then the sentence."""
+    return chunk.heading() + "\n" + chunk.text[start:end]
+
+
 def sentence_texts(chunks: Sequence[Chunk]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(texts to embed, spans (n, 2) into each chunk's text, offsets (chunks + 1,))."""
     texts: list[str] = []
     spans: list[tuple[int, int]] = []
     offsets = [0]
     for chunk in chunks:
-        heading = chunk.heading()
         for start, end in sentence_spans(chunk.text):
             if end - start >= MIN_CHARS:
-                texts.append(heading + "\n" + chunk.text[start:end])
+                texts.append(sentence_text(chunk, start, end))
                 spans.append((start, end))
         offsets.append(len(spans))
     return texts, np.array(spans, dtype=np.int32).reshape(-1, 2), np.array(offsets, dtype=np.int64)

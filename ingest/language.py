@@ -172,28 +172,33 @@ def _identifier(candidates: tuple[str, ...] | None):
 
 
 def _load_model():
+    """From the plain copy in the cache when there is one (or can be made), else the packaged file."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-    if _cache_dir is None:
-        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    found = _load_plain(_cache_dir, MODEL_DIR / MODEL_FILE, LanguageIdentifier) if _cache_dir else None
+    return found or LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _load_plain(cache_dir: Path, packaged: Path, identifier: type):
+    """An identifier from the uncompressed copy, written first if missing; None if that fails."""
     from importlib.metadata import version
 
     import numpy as np
 
-    plain = _cache_dir / f"py3langid-{version('py3langid')}.npz"
+    plain = cache_dir / f"py3langid-{version('py3langid')}.npz"
     if not plain.is_file():
         try:
-            _write_plain(MODEL_DIR / MODEL_FILE, plain)
+            _write_plain(packaged, plain)
         except OSError:  # a read-only cache only costs time
-            return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            return None
     try:
         with np.load(plain, allow_pickle=False) as data:
-            return LanguageIdentifier(data["ptc"], data["pc"], data["classes"].tolist(),
-                                      _uint_array(data["nextmove"]), data["out"].tolist(),
-                                      norm_probs=True, tk_row=_uint_array(data["row"]))
+            return identifier(data["ptc"], data["pc"], data["classes"].tolist(),
+                              _uint_array(data["nextmove"]), data["out"].tolist(),
+                              norm_probs=True, tk_row=_uint_array(data["row"]))
     except Exception:  # a damaged copy (disk full, edited): drop it, the next run rewrites it
         plain.unlink(missing_ok=True)
-        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        return None
 
 
 def _write_plain(packaged: Path, plain: Path) -> None:
