@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
-
 from answer.extract import SentenceVectorsFor, extract
+from answer.legs import Query
 from index.keyword import KeywordIndex
+from kb.config import AnswerSettings
 from kb.model import Answer, Hit, SearchResult
 
 NOT_FOUND = ("The knowledge base has no passage that answers this question. "
@@ -23,24 +23,29 @@ WORDS_WEIGHT = 0.1  # fused support = top cosine + WORDS_WEIGHT * best keyword c
 
 
 def support_score(result: SearchResult, word_coverage: float) -> float:
+    """The re-ranker's score of the best hit; without the re-ranker, the best passage cosine plus
+    ``WORDS_WEIGHT`` x the best sentence's keyword coverage."""
     if result.reranked:
-        return max((h.score for h in result.hits), default=0.0)
+        return max((h.rerank_score for h in result.hits if h.rerank_score is not None), default=0.0)
     dense = max((h.dense_score for h in result.hits if h.dense_score is not None), default=0.0)
     return dense + WORDS_WEIGHT * word_coverage
 
 
-def compose_answer(result: SearchResult, query_vector: np.ndarray,
-                   sentence_vectors: SentenceVectorsFor, keyword: KeywordIndex, *,
-                   abstain_below: float, passages: int = 5, max_sentences: int = 4,
+def threshold(result: SearchResult, settings: AnswerSettings) -> float:
+    """The calibrated support below which to abstain, in the units ``support_score`` gives."""
+    return settings.abstain_below if result.reranked else settings.abstain_below_fused
+
+
+def compose_answer(result: SearchResult, query: Query, sentence_vectors: SentenceVectorsFor,
+                   keyword: KeywordIndex, settings: AnswerSettings, *,
                    hits: Sequence[Hit] | None = None, note: str = "") -> Answer:
     """Answer from ``hits`` (default: the result's own; the answer edition's aligned passages when
     the caller asks for another language), judged for support on the retrieval ``result``."""
-    hits = tuple(hits if hits is not None else result.hits)[:passages]
-    sentences, sources, words = extract(hits, result.query, query_vector, sentence_vectors, keyword,
-                                        max_sentences=max_sentences)
+    hits = tuple(hits if hits is not None else result.hits)[:settings.passages]
+    quoted, sources, words = extract(hits, query, sentence_vectors, keyword, max_sentences=settings.max_sentences)
     support = support_score(result, words)
-    if not sentences or support < abstain_below:
+    if not quoted or support < threshold(result, settings):
         return Answer(result.query, (), hits[:3], abstained=True, note=" ".join(filter(None, (NOT_FOUND, note))),
                       support=support, timings_ms=dict(result.timings_ms))
-    return Answer(result.query, tuple(sentences), tuple(sources), note=note, support=support,
+    return Answer(result.query, tuple(quoted), tuple(sources), note=note, support=support,
                   timings_ms=dict(result.timings_ms))

@@ -7,12 +7,11 @@ sections and subsections identically in every language (``aligned``).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from index.reader import IndexVersion
+from index.version import IndexVersion
 from ingest.language import guess_language
 from kb.errors import QueryError
 from kb.model import Chunk
@@ -37,17 +36,18 @@ def editions_for(query: str, available: Mapping[str, Sequence[int]],
 
 
 def aligned(version: IndexVersion, chunk: Chunk, language: str,
-            query_vector: np.ndarray | None = None) -> list[Chunk]:
-    """Chunks of ``chunk``'s section in ``language``'s edition, best match first (by the query's
-    cosine when given, else in reading order); empty when that edition lacks the section."""
+            vector: np.ndarray | None = None) -> list[Chunk]:
+    """Chunks of ``chunk``'s section in ``language``'s edition, best match first (by cosine to
+    ``vector`` when given: the question's, or the passage's own to find its translation; else in
+    reading order); empty when that edition lacks the section."""
     if chunk.language == language:
         return [chunk]
     if not chunk.section_id:
         return []
     found = version.store.section(language, chunk.section_id, subsections=False)
     rows = list(found)
-    if query_vector is not None and len(rows) > 1:
-        order = np.argsort(-(version.vectors.vectors(rows) @ query_vector), kind="stable")
+    if vector is not None and len(rows) > 1:
+        order = np.argsort(-(version.vectors.vectors(rows) @ vector), kind="stable")
         rows = [rows[i] for i in order]
     return [found[r] for r in rows]
 
@@ -60,17 +60,3 @@ def coverage_report(version: IndexVersion) -> dict[str, dict[str, list[str]]]:
     return {lang: {"sections": sorted(secs, key=key), "missing": sorted(base - secs, key=key),
                    "only_here": sorted(secs - base, key=key)}
             for lang, secs in sorted(ids.items()) if lang != BASE}
-
-
-def stitch(chunks: Sequence[Chunk]) -> list[Chunk]:
-    """Chunks of one section in reading order with the overlap between neighbours cut, for reading."""
-    out: list[Chunk] = []
-    for c in sorted(chunks, key=lambda c: (c.source_id, c.char_start)):
-        prev = out[-1] if out else None
-        if prev and prev.source_id == c.source_id and c.char_start < prev.char_end:
-            if c.char_end <= prev.char_end:
-                continue
-            cut = prev.char_end - c.char_start
-            c = replace(c, text=c.text[cut:], char_start=prev.char_end)
-        out.append(c)
-    return out

@@ -1,7 +1,7 @@
 """Extractive answers: the few sentences of the top passages that best answer the question.
 
-Each candidate sentence is a verbatim span of a retrieved passage (found with the chunker's own
-sentence splitter), scored by
+Each candidate sentence is a verbatim span of a retrieved passage (the chunker's own
+sentences), scored by
   - meaning: cosine between the question and the sentence (the same embedding model),
   - words: the idf-weighted share of the question's keyword tokens the sentence contains,
   - the passage's rank in the hybrid retrieval,
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from answer.fusion import minmax
+from answer.legs import Query
 from index.keyword import KeywordIndex
-from index.tokenize import tokenize
-from ingest.chunker import sentence_spans
+from ingest.chunker import sentences
 from ingest.language import guess_language
 from kb.model import AnswerSentence, Chunk, Hit
 
@@ -28,7 +29,6 @@ SentenceVectorsFor = Callable[[Sequence[tuple[Chunk, int, int]]], np.ndarray]
 WEIGHTS = {"dense": 0.45, "words": 0.35, "rank": 0.20}
 FACT_BONUS = 0.05
 _FACT = re.compile(r"\d|[０-９]|[一二三四五六七八九十百]+(?:日|か月|年|歳|円)")
-MIN_SENTENCE_CHARS = 8
 SCORE_LIMIT = 12  # sentences scored per answer: the likeliest by keyword coverage and passage rank
 
 
@@ -42,25 +42,15 @@ class Candidate:
     words: float = 0.0
 
 
-def coverage(query_tokens: Sequence[str], text: str, keyword: KeywordIndex) -> float:
-    """idf-weighted share of the query's tokens that occur in ``text`` (0..1)."""
-    if not query_tokens:
-        return 0.0
-    weights = keyword.idf(list(query_tokens))
-    present = set(tokenize(text))
-    total = sum(weights)
-    return sum(w for t, w in zip(query_tokens, weights) if t in present) / total if total else 0.0
-
-
 def candidates(hits: Sequence[Hit]) -> list[Candidate]:
     """Sentences of the passages; a sentence two overlapping chunks share is kept once (the first)."""
     out = []
     seen: set[tuple[str, int]] = set()
     for i, hit in enumerate(hits):
         text = hit.chunk.text
-        for start, end in sentence_spans(text):
+        for start, end in sentences(text):
             where = (hit.chunk.source_id, hit.chunk.char_start + start)  # position in the document
-            if end - start < MIN_SENTENCE_CHARS or text[start:end].lstrip().startswith("|") or where in seen:
+            if text[start:end].lstrip().startswith("|") or where in seen:  # a table row is no answer
                 continue
             seen.add(where)
             out.append(Candidate(i, start, end, text[start:end]))
@@ -74,9 +64,7 @@ def score(cands: list[Candidate], words: Sequence[float], same_language: Sequenc
     meaning carries that weight)."""
     if not cands:
         return []
-    dense = sentence_vectors @ query_vector
-    lo, hi = float(dense.min()), float(dense.max())
-    dense_norm = (dense - lo) / (hi - lo) if hi - lo > 1e-9 else np.ones_like(dense)
+    dense_norm = minmax(sentence_vectors @ query_vector)
     passages = _passages(cands)
     scored = []
     for c, w, d, same in zip(cands, words, dense_norm.tolist(), same_language):
@@ -115,17 +103,23 @@ def select(scored: list[Candidate], *, max_sentences: int = 4, max_passages: int
     return sorted(chosen, key=lambda c: (passages.index(c.passage), c.start))
 
 
-def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, sentence_vectors: SentenceVectorsFor,
-            keyword: KeywordIndex, **limits: int | float) -> tuple[list[AnswerSentence], list[Hit], float]:
-    """(sentences citing 1-based numbers into the returned sources, sources, best word coverage).
-    ``sentence_vectors`` gives the vectors of (chunk, start, end) spans (stored at index time)."""
+class Extracted(NamedTuple):
+    sentences: list[AnswerSentence]  # each cites 1-based numbers into ``sources``
+    sources: list[Hit]
+    best_words: float  # the best keyword coverage of any candidate sentence (judges support)
+
+
+def extract(hits: Sequence[Hit], query: Query, sentence_vectors: SentenceVectorsFor,
+            keyword: KeywordIndex, **limits: int | float) -> Extracted:
+    """The answer sentences of ``hits`` for the prepared ``query``; ``sentence_vectors`` gives the
+    vectors of (chunk, start, end) spans (stored at index time)."""
     cands = candidates(hits)
     if not cands:
-        return [], [], 0.0
-    lang = guess_language(query)
-    q_tokens = list(dict.fromkeys(tokenize(query, query=True)))
+        return Extracted([], [], 0.0)
+    lang = guess_language(query.text)
+    q_tokens = list(dict.fromkeys(query.tokens))
     same = [_same_language(lang, hits[c.passage].chunk.language) for c in cands]
-    words = [coverage(q_tokens, c.text, keyword) if ok else 0.0 for c, ok in zip(cands, same)]
+    words = [keyword.text_coverage(q_tokens, c.text) if ok else 0.0 for c, ok in zip(cands, same)]
     best_words = max(words)
     if len(cands) > SCORE_LIMIT:  # keep the likeliest (a sentence not stored is embedded now, ~7 ms)
         passages = _passages(cands)
@@ -134,12 +128,11 @@ def extract(hits: Sequence[Hit], query: str, query_vector: np.ndarray, sentence_
         keep = sorted(sorted(range(len(cands)), key=lambda i: -prior[i])[:SCORE_LIMIT])
         cands, words, same = [cands[i] for i in keep], [words[i] for i in keep], [same[i] for i in keep]
     vectors = sentence_vectors([(hits[c.passage].chunk, c.start, c.end) for c in cands])
-    scored = score(cands, words, same, query_vector, vectors)
+    scored = score(cands, words, same, query.vector, vectors)
     chosen = select(scored, **limits)
     order = list(dict.fromkeys(c.passage for c in chosen))
-    sources = [hits[i] for i in order]
-    sentences = [AnswerSentence(c.text, (order.index(c.passage) + 1,)) for c in chosen]
-    return sentences, sources, best_words
+    quoted = [AnswerSentence(c.text, (order.index(c.passage) + 1,)) for c in chosen]
+    return Extracted(quoted, [hits[i] for i in order], best_words)
 
 
 def _same_language(query_language: str, edition: str) -> bool:

@@ -11,9 +11,9 @@ import json
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from typing import Sequence
 
+from kb.config import LLMSettings
 from kb.model import AnswerSentence, Hit
 
 SYSTEM = (
@@ -31,25 +31,16 @@ class LLMError(Exception):
     """The endpoint's answer cannot be used; the message says why (shown to the user as a note)."""
 
 
-@dataclass(frozen=True)
-class LLMConfig:
-    base_url: str  # e.g. http://127.0.0.1:8080/v1 (llama.cpp), http://127.0.0.1:11434/v1 (Ollama)
-    model: str
-    api_key: str | None = None
-    timeout: float = 20.0
-    max_sentences: int = 4
-
-
 def build_messages(query: str, hits: Sequence[Hit], language: str, max_sentences: int) -> list[dict[str, str]]:
     passages = "\n\n".join(f"[{n}] ({h.citation.label()})\n{h.chunk.text}" for n, h in enumerate(hits, 1))
     return [{"role": "system", "content": SYSTEM.format(language=language, sentences=max_sentences)},
             {"role": "user", "content": f"Passages:\n\n{passages}\n\nQuestion: {query}"}]
 
 
-def call(config: LLMConfig, messages: list[dict[str, str]]) -> str:
+def call(config: LLMSettings, messages: list[dict[str, str]]) -> str:
     """POST /chat/completions; returns the reply text or raises LLMError."""
     body = json.dumps({"model": config.model, "messages": messages, "temperature": 0}).encode("utf-8")
-    request = urllib.request.Request(config.base_url.rstrip("/") + "/chat/completions", data=body,
+    request = urllib.request.Request(str(config.base_url).rstrip("/") + "/chat/completions", data=body,
                                      headers={"Content-Type": "application/json"}, method="POST")
     if config.api_key:
         request.add_header("Authorization", f"Bearer {config.api_key}")
@@ -93,5 +84,7 @@ def parse(reply: str, sources: int) -> list[AnswerSentence]:
     return sentences
 
 
-def generate(config: LLMConfig, query: str, hits: Sequence[Hit], language: str) -> list[AnswerSentence]:
-    return parse(call(config, build_messages(query, hits, language, config.max_sentences)), len(hits))
+def generate(config: LLMSettings, query: str, hits: Sequence[Hit], language: str,
+             max_sentences: int) -> list[AnswerSentence]:
+    """Checked sentences from the endpoint (e.g. http://127.0.0.1:8080/v1, llama.cpp), or LLMError."""
+    return parse(call(config, build_messages(query, hits, language, max_sentences)), len(hits))

@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from answer.fusion import Leg, minmax
+from answer.fusion import Ranked, minmax
 
 FEATURES = ("keyword", "bigram", "dense", "sentence", "coverage")
 # Per unit of each raw feature, from `python bench/fit_reranker.py` (fit on JaQuAD dev, 2026-11-28).
@@ -30,7 +30,7 @@ FEATURES = ("keyword", "bigram", "dense", "sentence", "coverage")
 WEIGHTS = np.array([-1.0940, 3.5681, 21.4208, 79.3317, 9.5366])
 
 
-def feature_matrix(rows: Sequence[int], legs: Mapping[str, Leg], dense: np.ndarray,
+def feature_matrix(rows: Sequence[int], legs: Mapping[str, Ranked], dense: np.ndarray,
                    sentence: np.ndarray, coverage: np.ndarray) -> np.ndarray:
     """(len(rows), len(FEATURES)): ``legs`` holds the keyword and bigram legs' (rows, scores);
     ``dense``, ``sentence`` and ``coverage`` are given per row, in ``rows`` order."""

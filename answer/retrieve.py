@@ -1,23 +1,23 @@
-"""Hybrid retrieval: embed the query, search both legs, fuse, fetch the chunks."""
+"""Hybrid retrieval: prepare the query, run the legs per edition, fuse, re-rank, fetch the chunks."""
 from __future__ import annotations
 
 import time
-from functools import partial
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from answer.editions import aligned, editions_for
-from answer.fusion import get_fusion
+from answer.editions import editions_for
+from answer.fusion import Ranked, get_fusion
+from answer.legs import Query, legs_of
 from answer.rerank import feature_matrix, rerank
-from index.embedder import Embedder
-from index.reader import IndexVersion
+from index.embed import Embedder
 from index.sentences import sentence_text
-from kb.config import Settings
+from index.version import IndexVersion
+from kb.config import RetrievalSettings
 from kb.errors import QueryError
 from kb.model import Chunk, Hit, SearchResult
 
-LEGS = ("dense", "keyword")
+MODES = ("hybrid", "dense", "keyword")
 
 
 def check_query(query: str, k: int, max_chars: int) -> str:
@@ -31,90 +31,98 @@ def check_query(query: str, k: int, max_chars: int) -> str:
     return query.strip()
 
 
+class Retrieved(NamedTuple):
+    """A search result and the prepared query it came from (answer extraction reuses its vector)."""
+
+    result: SearchResult
+    query: Query
+
+
 class HybridRetriever:
-    def __init__(self, version: IndexVersion, embedder: Embedder, settings: Settings) -> None:
+    """Searches one open version; safe to share between threads (it keeps no per-query state)."""
+
+    def __init__(self, version: IndexVersion, embedder: Embedder, settings: RetrievalSettings) -> None:
         self.version = version
         self.embedder = embedder
         self.settings = settings
         self._fuse = get_fusion(settings.fusion)
-        self._weights = {"dense": settings.dense_weight, "keyword": settings.keyword_weight,
-                         "bigram": settings.bigram_weight}
+        self._legs = legs_of(version)
 
-    def legs(self, query: str, tokens: list[str], vector: np.ndarray, n: int, rows: tuple[int, int] | None,
-             timings: dict[str, float], bigram: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Each leg's top ``n`` (rows, scores) within ``rows``; adds the time taken to ``timings``.
-        ``tokens`` are the query's keyword tokens; the bigram leg runs if ``bigram`` and it is
-        fused or re-ranked."""
-        t1 = time.perf_counter()
-        dense = self.version.vectors.search(vector, n, rows)
-        t2 = time.perf_counter()
-        keyword = self.version.keyword.search_tokens(tokens, n, rows)
-        legs = {"dense": dense, "keyword": keyword}
-        if bigram and (self.settings.bigram_weight > 0 or self.settings.rerank_depth > 0):
-            legs["bigram"] = self.version.bigram.search(query, n, rows)
-        t3 = time.perf_counter()
-        timings["dense"] = timings.get("dense", 0.0) + (t2 - t1) * 1e3
-        timings["keyword"] = timings.get("keyword", 0.0) + (t3 - t2) * 1e3
-        return legs
+    def prepare(self, text: str) -> Query:
+        return Query(text, self.version.keyword.query_tokens(text), self.embedder.embed_queries([text])[0])
 
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
-               languages: Sequence[str] | None = None) -> SearchResult:
+               languages: Sequence[str] | None = None) -> Retrieved:
         """Top ``k`` hits; ``mode`` is ``hybrid`` or one leg alone (``dense``/``keyword``);
         ``languages`` limits to those editions (default: the query's language and Japanese)."""
-        return self.search_with_vector(query, k, mode=mode, languages=languages)[0]
-
-    def search_with_vector(self, query: str, k: int | None = None, *, mode: str = "hybrid",
-                           languages: Sequence[str] | None = None) -> tuple[SearchResult, np.ndarray]:
-        """``search`` plus the query's embedding (answer extraction reuses it)."""
-        k = self.settings.top_k if k is None else k
-        query = check_query(query, k, self.settings.max_query_chars)
-        if mode not in ("hybrid", *LEGS):
-            raise QueryError(f"Unknown search mode {mode!r}; choose from ['hybrid', 'dense', 'keyword']")
+        s = self.settings
+        k = s.top_k if k is None else k
+        text = check_query(query, k, s.max_query_chars)
+        if mode not in MODES:
+            raise QueryError(f"Unknown search mode {mode!r}; choose from {list(MODES)}")
         ranges = self.version.manifest.languages
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        vector = self.embedder.embed_queries([query])[0]
+        prepared = self.prepare(text)
         timings["embed"] = (time.perf_counter() - started) * 1e3
-        fused: dict[int, float] = {}
-        leg_scores: dict[str, dict[int, float]] = {name: {} for name in ("dense", "keyword", "bigram")}
-        tokens = self.version.keyword.query_tokens(query)
-        for edition in editions_for(query, ranges, languages):
+        best: dict[int, tuple[float, float | None, float | None]] = {}  # row -> (score, fused, reranked)
+        leg_scores: dict[str, dict[int, float]] = {name: {} for name in self._legs}
+        for edition in editions_for(text, ranges, languages):
             rows = tuple(ranges[edition]) if edition else None
-            legs = self.legs(query, tokens, vector, max(self.settings.candidates, k), rows, timings,
-                             bigram=mode == "hybrid")
-            t0 = time.perf_counter()
-            if mode == "hybrid":
-                fusing = {name: leg for name, leg in legs.items() if self._weights[name] > 0}
-                ranked = self._fuse(fusing, self._weights, self.settings.rrf_k)
-                timings["fusion"] = timings.get("fusion", 0.0) + (time.perf_counter() - t0) * 1e3
-                if self.settings.rerank_depth > 0:
-                    t0 = time.perf_counter()
-                    ranked = self._rerank([r for r, _ in ranked[:max(self.settings.rerank_depth, k)]],
-                                          legs, vector, tokens)
-                    timings["rerank"] = timings.get("rerank", 0.0) + (time.perf_counter() - t0) * 1e3
-                ranked = ranked[:k]
-            else:
-                ranked = list(zip(legs[mode][0].tolist()[:k], legs[mode][1].tolist()[:k]))
-            for row, score in ranked:  # editions are searched separately and merged by score
-                fused[row] = max(score, fused.get(row, float("-inf")))
-            for name, (leg_rows, scores) in legs.items():
-                leg_scores[name].update(zip(leg_rows.tolist(), scores.tolist()))
-        top = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+            legs = self._run_legs(prepared, mode, max(s.candidates, k), rows, timings)
+            for row, scores in self._rank(prepared, mode, legs, k, timings):
+                # editions are searched separately and merged by score
+                if row not in best or scores[0] > best[row][0]:
+                    best[row] = scores
+            for name, ranked in legs.items():
+                leg_scores[name].update(zip(ranked.rows.tolist(), ranked.scores.tolist()))
+        top = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
         chunks = self.version.store.chunks([row for row, _ in top])
-        align = partial(self._align, query_vector=vector)
         hits = tuple(
             Hit(rank=i, score=float(score), chunk=chunks[row], dense_score=leg_scores["dense"].get(row),
-                keyword_score=leg_scores["keyword"].get(row), aligner=align)
-            for i, (row, score) in enumerate(top, 1))
+                keyword_score=leg_scores["keyword"].get(row), fused_score=fused, rerank_score=reranked)
+            for i, (row, (score, fused, reranked)) in enumerate(top, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
-        reranked = mode == "hybrid" and self.settings.rerank_depth > 0
-        return SearchResult(query=query, hits=hits, timings_ms=timings, reranked=reranked), vector
+        return Retrieved(SearchResult(query=text, hits=hits, timings_ms=timings), prepared)
 
-    def _rerank(self, rows: list[int], legs: dict[str, tuple[np.ndarray, np.ndarray]], vector: np.ndarray,
-                tokens: list[str]) -> list[tuple[int, float]]:
-        dense = self.version.vectors.vectors(rows) @ vector if rows else np.zeros(0)
-        sentence = self.version.sentences.best_cosine(rows, vector, default=dense)
-        coverage = self.version.keyword.coverage(tokens, rows)
+    def _run_legs(self, query: Query, mode: str, n: int, rows: tuple[int, int] | None,
+                  timings: dict[str, float]) -> dict[str, Ranked]:
+        """Each leg's top ``n``, timed per leg: dense and keyword always (a hit shows both scores),
+        the bigram leg in hybrid mode when it is fused or re-ranked."""
+        s = self.settings
+        bigram = mode == "hybrid" and (s.weights["bigram"] > 0 or s.rerank_depth > 0)
+        out = {}
+        for name, leg in self._legs.items():
+            if name == "bigram" and not bigram:
+                continue
+            t0 = time.perf_counter()
+            out[name] = leg.search(query, n, rows)
+            timings[name] = timings.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
+        return out
+
+    def _rank(self, query: Query, mode: str, legs: dict[str, Ranked], k: int,
+              timings: dict[str, float]) -> list[tuple[int, tuple[float, float | None, float | None]]]:
+        """One edition's top ``k``: (row, (score, fused score, re-ranker score))."""
+        if mode != "hybrid":
+            ranked = legs[mode]
+            return [(r, (s, None, None)) for r, s in zip(ranked.rows.tolist()[:k], ranked.scores.tolist()[:k])]
+        s = self.settings
+        t0 = time.perf_counter()
+        fusing = {name: leg for name, leg in legs.items() if s.weights[name] > 0}
+        fused = self._fuse(fusing, s.weights, s.rrf_k)
+        timings["fusion"] = timings.get("fusion", 0.0) + (time.perf_counter() - t0) * 1e3
+        if s.rerank_depth <= 0:
+            return [(row, (score, score, None)) for row, score in fused[:k]]
+        t0 = time.perf_counter()
+        fused_of = dict(fused)
+        reranked = self._rerank([r for r, _ in fused[:max(s.rerank_depth, k)]], legs, query)
+        timings["rerank"] = timings.get("rerank", 0.0) + (time.perf_counter() - t0) * 1e3
+        return [(row, (score, fused_of[row], score)) for row, score in reranked[:k]]
+
+    def _rerank(self, rows: list[int], legs: dict[str, Ranked], query: Query) -> list[tuple[int, float]]:
+        dense = self.version.vectors.vectors(rows) @ query.vector if rows else np.zeros(0)
+        sentence = self.version.sentences.best_cosine(rows, query.vector, default=dense)
+        coverage = self.version.keyword.coverage(query.tokens, rows)
         return rerank(rows, feature_matrix(rows, legs, dense, sentence, coverage))
 
     def sentence_vectors(self, spans: Sequence[tuple[Chunk, int, int]]) -> np.ndarray:
@@ -135,6 +143,3 @@ class HybridRetriever:
         if missing:
             out[missing] = self.embedder.embed_passages([sentence_text(*spans[i]) for i in missing])
         return out
-
-    def _align(self, chunk: Chunk, language: str, query_vector: np.ndarray | None = None) -> list[Chunk]:
-        return aligned(self.version, chunk, language, query_vector)

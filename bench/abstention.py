@@ -27,9 +27,9 @@ def features(kb, question: str) -> dict[str, float]:
     from answer.extract import extract
 
     settings, retriever = kb.settings, kb._retriever
-    result, vector = retriever.search_with_vector(question, max(settings.top_k, settings.answer_passages))
-    _, _, words = extract(result.hits[:settings.answer_passages], result.query, vector, retriever.sentence_vectors,
-                          retriever.version.keyword, max_sentences=settings.max_sentences)
+    result, query = retriever.search(question, max(settings.top_k, settings.answer_passages))
+    words = extract(result.hits[:settings.answer_passages], query, retriever.sentence_vectors,
+                    retriever.version.keyword, max_sentences=settings.max_sentences).best_words
     # The top cosine over all retrieved hits, not only the cited ones.
     dense = max((h.dense_score for h in result.hits if h.dense_score is not None), default=0.0)
     return {"dense": dense, "words": words, "reranked": support_score(result, words) if result.reranked else 0.0}

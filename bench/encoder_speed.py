@@ -26,14 +26,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, SHARED, load_squad, machine  # noqa: E402
-from index.e5convert import ensure_converted  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder, model_identity  # noqa: E402
-from index.onnx_backend import MODEL_FILE, OnnxEmbedder, ensure_onnx  # noqa: E402
+from index.embed.e5convert import ensure_converted  # noqa: E402
+from index.embed import model_identity
+from index.embed.st import SentenceTransformerEmbedder  # noqa: E402
+from index.embed.onnx_export import ensure_onnx
+from index.embed.onnx_runtime import MODEL_FILE, OnnxEmbedder  # noqa: E402
 from kb.config import Settings  # noqa: E402
 
 COLD = {  # what a fresh CLI process pays before its first query vector
-    "torch fp32": "from index.embedder import SentenceTransformerEmbedder as E",
-    "onnx int8": "from index.onnx_backend import OnnxEmbedder as E",
+    "torch fp32": "from index.embed.st import SentenceTransformerEmbedder as E",
+    "onnx int8": "from index.embed.onnx_runtime import OnnxEmbedder as E",
 }
 
 

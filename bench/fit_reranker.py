@@ -25,7 +25,7 @@ from answer.fusion import weighted  # noqa: E402
 from answer.rerank import FEATURES, WEIGHTS, feature_matrix  # noqa: E402
 from bench.common import SHARED, load_squad, machine  # noqa: E402
 from bench.squad_retrieval import SETS, build_chunks, cached_embeddings, make_embedder  # noqa: E402
-from index.build import indexed_text  # noqa: E402
+from index.version import indexed_text  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
 from index.sentences import SentenceVectors, sentence_texts  # noqa: E402
 from index.vectors import VectorIndex  # noqa: E402

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from answer.fusion import weighted  # noqa: E402
 from bench.common import ROOT, machine  # noqa: E402
 from bench.query_latency import QUERIES, percentile  # noqa: E402
-from index.build import indexed_text  # noqa: E402
-from index.embedder import load_embedder  # noqa: E402
+from index.version import indexed_text  # noqa: E402
+from index.embed import load_embedder  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
 from index.vectors import VectorIndex  # noqa: E402
 from ingest.chunker import chunk_document  # noqa: E402

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from answer.fusion import rrf, weighted  # noqa: E402
 from answer.metrics import dedupe, summarize  # noqa: E402
 from bench.common import SHARED, load_squad, machine  # noqa: E402
-from index.build import indexed_text  # noqa: E402
-from index.embedder import load_embedder  # noqa: E402
+from index.version import indexed_text  # noqa: E402
+from index.embed import load_embedder  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
 from index.vectors import VectorIndex  # noqa: E402
 from ingest.chunker import chunk_document  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
     ap.add_argument("--no-title", action="store_true")
     ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default="torch",
-                    help="torch = sentence-transformers; onnx / onnx-int8 = index.onnx_backend fp32 / int8")
+                    help="torch = sentence-transformers; onnx / onnx-int8 = index.embed.onnx_runtime fp32 / int8")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 

@@ -54,19 +54,19 @@ def main() -> None:
         shutil.copytree(source, src)
         index = Path(tmp) / "index"
         t0 = time.perf_counter()
-        full = KnowledgeBase.build([src], index=index)
+        full = KnowledgeBase.sync([src], index=index)
         full_s = time.perf_counter() - t0
         size = tree_size(index)
         changed = edit_one_section(src, args.corpus)
         t0 = time.perf_counter()
-        sync = KnowledgeBase.build([src], index=index)
+        sync = KnowledgeBase.sync([src], index=index)
         sync_s = time.perf_counter() - t0
         report = {"machine": machine(), "corpus": args.corpus, "chunks": full.chunks,
                   "full_build_s": round(full_s, 1), "full_embedded": full.embedded,
                   "full_sentences_embedded": full.sentences_embedded,
                   "full_passages_per_s": round(full.passages_per_second, 1),
                   "changed_file": changed, "sync_s": round(sync_s, 2), "sync_embedded": sync.embedded,
-                  "sync_changes": sync.changes, "index_bytes": size}
+                  "sync_changes": sync.changes.to_dict(), "index_bytes": size}
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"full build: {full_s:.1f} s ({full.embedded} passages and {full.sentences_embedded} sentences embedded, "
           f"{report['full_passages_per_s']} texts/s)")
     print(f"one-section change in {changed}: sync {sync_s:.2f} s, {sync.embedded} passages embedded; "
-          f"chunks {sync.changes['chunks']}")
+          f"chunks {sync.changes.chunks}")
     print(f"index on disk: {size / 2**20:.1f} MiB (including the embedding cache)")
 
 

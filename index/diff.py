@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from index.store import ChunkStore
+from index.version import open_store
+from ingest.chunker import stitch
 
 
 def _sections(store: ChunkStore) -> dict[tuple[str, str, str], str]:
@@ -14,20 +16,12 @@ def _sections(store: ChunkStore) -> dict[tuple[str, str, str], str]:
     for chunk in store.all_chunks():
         key = (chunk.language, chunk.title, chunk.section_id or " > ".join(chunk.section_path) or "(no section)")
         out.setdefault(key, []).append(chunk)
-    texts = {}
-    for key, chunks in out.items():
-        parts, end = [], -1
-        for c in sorted(chunks, key=lambda c: (c.source_id, c.char_start)):
-            cut = max(0, end - c.char_start) if end > c.char_start else 0
-            parts.append(c.text[cut:])
-            end = max(end, c.char_end)
-        texts[key] = "".join(parts)
-    return texts
+    return {key: "".join(c.text for c in stitch(chunks)) for key, chunks in out.items()}
 
 
 def diff_versions(old: Path, new: Path, *, context: int = 0, max_lines: int = 12) -> dict[str, Any]:
     """Sections added, removed and changed from version folder ``old`` to ``new``."""
-    stores = [ChunkStore(p / "chunks.sqlite") for p in (old, new)]
+    stores = [open_store(p) for p in (old, new)]
     try:
         a, b = (_sections(s) for s in stores)
     finally:

@@ -109,6 +109,16 @@ class KeywordIndex:
             out.append(float(np.log(1 + (n - df + 0.5) / (df + 0.5))))
         return out
 
+    def text_coverage(self, tokens: Sequence[str], text: str) -> float:
+        """The idf-weighted share of ``tokens`` that occur in ``text`` (0..1), cut by this index's
+        analyzer: ``coverage`` for a text that is not a row (a sentence of one)."""
+        if not tokens:
+            return 0.0
+        weights = self.idf(list(tokens))
+        present = set(self._tokenize(text))
+        total = sum(weights)
+        return sum(w for t, w in zip(tokens, weights) if t in present) / total if total else 0.0
+
     def coverage(self, tokens: list[str], rows: Sequence[int]) -> np.ndarray:
         """For each row, the idf-weighted share of ``tokens`` it contains (0..1), read from the
         index's postings; a token the index lacks counts against every row (see ``idf``)."""

@@ -1,8 +1,10 @@
 """On-disk layout of an index and its atomic publication.
 
-    ROOT/CURRENT            name of the live version (replaced atomically with os.replace)
-    ROOT/versions/v<seq>-<time>/   manifest.json, chunks.sqlite, vectors.faiss, keyword/
-    ROOT/staging/<name>/    versions being built; never read by readers
+    ROOT/CURRENT                  name of the live version (replaced atomically with os.replace)
+    ROOT/versions/v<seq>-<time>/  one version each (its files: ``index.version``)
+    ROOT/staging/<name>/          versions being built; never read by readers
+    ROOT/embeddings.sqlite        the embedding and token cache (``index.cache``)
+    ROOT/.lock                    the writer lock (``index.lock``)
 
 A version is built in ``staging``, fsynced, renamed into ``versions`` and only then named in
 ``CURRENT``. A reader resolves ``CURRENT`` once and keeps using that folder, so a build killed at
@@ -13,18 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 
+from kb.files import fsync_dir, write_atomic
+
 POINTER = "CURRENT"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_tree(path: Path) -> None:
@@ -33,7 +28,7 @@ def fsync_tree(path: Path) -> None:
             with open(p, "rb") as f:
                 os.fsync(f.fileno())
     for d in [path, *[p for p in path.rglob("*") if p.is_dir()]]:
-        _fsync_dir(d)
+        fsync_dir(d)
 
 
 class IndexLayout:
@@ -67,7 +62,7 @@ class IndexLayout:
         self.versions.mkdir(parents=True, exist_ok=True)
         final = self.versions / staged.name
         os.replace(staged, final)
-        _fsync_dir(self.versions)
+        fsync_dir(self.versions)
         self.point_to(final)
         return final
 
@@ -89,13 +84,7 @@ class IndexLayout:
 
     def point_to(self, version: Path) -> None:
         """Make an existing version live (rollback), atomically."""
-        tmp = self.root / f".{POINTER}.{uuid.uuid4().hex[:8]}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(version.name + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.root / POINTER)
-        _fsync_dir(self.root)
+        write_atomic(self.root / POINTER, version.name + "\n")
 
     def prune(self, keep: int = 2) -> list[Path]:
         """Remove all but the newest ``keep`` versions (never the live one) and stale staging dirs."""

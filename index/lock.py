@@ -12,11 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from kb.errors import KBError
-
-
-class IndexLockedError(KBError):
-    """Another process is writing this index."""
+from kb.errors import IndexLockedError
 
 
 @contextmanager

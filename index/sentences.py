@@ -15,12 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ingest.chunker import sentence_spans
+from ingest.chunker import sentences
 from kb.errors import IndexMismatchError
 from kb.model import Chunk
 
-FILE, SPANS_FILE = "sentences.npy", "sentence_spans.npz"
-MIN_CHARS = 8  # shorter pieces ("1.", "※") carry no meaning of their own
+VECTORS_FILE, SPANS_FILE = "sentences.npy", "sentence_spans.npz"
 
 
 def sentence_text(chunk: Chunk, start: int, end: int) -> str:
@@ -34,42 +33,41 @@ def sentence_texts(chunks: Sequence[Chunk]) -> tuple[list[str], np.ndarray, np.n
     spans: list[tuple[int, int]] = []
     offsets = [0]
     for chunk in chunks:
-        for start, end in sentence_spans(chunk.text):
-            if end - start >= MIN_CHARS:
-                texts.append(sentence_text(chunk, start, end))
-                spans.append((start, end))
+        for start, end in sentences(chunk.text):
+            texts.append(sentence_text(chunk, start, end))
+            spans.append((start, end))
         offsets.append(len(spans))
     return texts, np.array(spans, dtype=np.int32).reshape(-1, 2), np.array(offsets, dtype=np.int64)
 
 
 class SentenceVectors:
-    """``vectors[i]`` embeds ``sentence_texts(chunks)[0][i]``; built by ``index.build``."""
+    """``vectors[i]`` embeds ``sentence_texts(chunks)[0][i]``; written by ``index.version``."""
 
     def __init__(self, vectors: np.ndarray, spans: np.ndarray, offsets: np.ndarray) -> None:
         self.vectors, self.spans, self.offsets = vectors, spans, offsets
 
     def save(self, folder: Path) -> None:
-        np.save(folder / FILE, np.asarray(self.vectors, dtype=np.float32), allow_pickle=False)
+        np.save(folder / VECTORS_FILE, np.asarray(self.vectors, dtype=np.float32), allow_pickle=False)
         with open(folder / SPANS_FILE, "wb") as f:
             np.savez(f, spans=self.spans, offsets=self.offsets)
 
     @classmethod
     def load(cls, folder: Path, expected_dim: int, expected_chunks: int) -> "SentenceVectors":
-        path = folder / FILE
+        path = folder / VECTORS_FILE
         try:
             vectors = np.load(path, mmap_mode="r", allow_pickle=False)  # a published version never changes
             with np.load(folder / SPANS_FILE, allow_pickle=False) as data:
                 found = cls(vectors, data["spans"], data["offsets"])
         except FileNotFoundError as exc:
-            raise IndexMismatchError(f"{folder}: no {Path(exc.filename or FILE).name}; rebuild the index "
-                                     "with `kb ingest`") from None
+            raise IndexMismatchError(f"{folder}: no {Path(exc.filename or VECTORS_FILE).name}; rebuild the index "
+                                     "with `kb sync`") from None
         except (OSError, ValueError, KeyError) as exc:
-            raise IndexMismatchError(f"{path}: unreadable ({exc}); rebuild the index with `kb ingest`") from None
+            raise IndexMismatchError(f"{path}: unreadable ({exc}); rebuild the index with `kb sync`") from None
         n = len(found.spans)
         if (len(found.offsets) != expected_chunks + 1 or found.offsets[-1] != n
                 or found.vectors.shape[0] != n or (n and found.vectors.shape[1] != expected_dim)):
             raise IndexMismatchError(f"{path}: {n} sentences do not fit the manifest's {expected_chunks} "
-                                     f"chunks x {expected_dim}-d; rebuild the index with `kb ingest`")
+                                     f"chunks x {expected_dim}-d; rebuild the index with `kb sync`")
         return found
 
     def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:

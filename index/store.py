@@ -7,12 +7,12 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from kb.model import Chunk, PageIssue
+from kb.model import Chunk, Document, PageIssue, SourceStatus
 
 _SCHEMA = """
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, source_id TEXT NOT NULL,
-    title TEXT NOT NULL, language TEXT NOT NULL, edition TEXT NOT NULL, text TEXT NOT NULL,
+    title TEXT NOT NULL, language TEXT NOT NULL, release TEXT NOT NULL, text TEXT NOT NULL,
     section_path TEXT NOT NULL, section_id TEXT, page_index INTEGER, page_label TEXT,
     page_end_index INTEGER, page_end_label TEXT, char_start INTEGER NOT NULL,
     char_end INTEGER NOT NULL, path TEXT NOT NULL, url TEXT
@@ -21,16 +21,17 @@ CREATE INDEX chunks_source ON chunks(source_id);
 CREATE INDEX chunks_section ON chunks(language, section_id);
 CREATE TABLE sources (
     source_id TEXT PRIMARY KEY, path TEXT NOT NULL, title TEXT NOT NULL, language TEXT NOT NULL,
-    edition TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, issues TEXT NOT NULL
+    release TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, issues TEXT NOT NULL
 );
 """
-_COLUMNS = ("chunk_id", "source_id", "title", "language", "edition", "text", "section_path",
+_COLUMNS = ("chunk_id", "source_id", "title", "language", "release", "text", "section_path",
             "section_id", "page_index", "page_label", "page_end_index", "page_end_label",
             "char_start", "char_end", "path", "url")
 
 
-def write_store(path: Path, chunks: Sequence[Chunk], sources: Iterable[dict]) -> None:
-    """Create the store at ``path`` (a new file) with ``chunks`` at rows 0..n-1."""
+def write_store(path: Path, chunks: Sequence[Chunk], documents: Iterable[Document],
+                chunk_counts: dict[str, int]) -> None:
+    """Create the store at ``path`` (a new file) with ``chunks`` at rows 0..n-1 and one row per document."""
     con = sqlite3.connect(path)
     try:
         con.executescript(_SCHEMA)
@@ -39,9 +40,8 @@ def write_store(path: Path, chunks: Sequence[Chunk], sources: Iterable[dict]) ->
             ((row, *_values(c)) for row, c in enumerate(chunks)))
         con.executemany(
             "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ((s["source_id"], s["path"], s["title"], s["language"], s["edition"], s["content_hash"],
-              s["chunks"], json.dumps([i.to_dict() for i in s["issues"]], ensure_ascii=False))
-             for s in sources))
+            ((d.source_id, d.path, d.title, d.language, d.release, d.content_hash, chunk_counts.get(d.source_id, 0),
+              json.dumps([i.to_dict() for i in d.issues], ensure_ascii=False)) for d in documents))
         con.commit()
     finally:
         con.close()
@@ -104,16 +104,10 @@ class ChunkStore:
             out.setdefault(language, set()).add(sid)
         return out
 
-    def sources(self) -> list[dict]:
-        rows = self._query("SELECT source_id, path, title, language, edition, content_hash, chunks, issues "
+    def sources(self) -> list[SourceStatus]:
+        rows = self._query("SELECT source_id, path, title, language, release, content_hash, chunks, issues "
                            "FROM sources ORDER BY source_id")
-        keys = ("source_id", "path", "title", "language", "edition", "content_hash", "chunks")
-        out = []
-        for r in rows:
-            d = dict(zip(keys, r[:7]))
-            d["issues"] = [PageIssue(**i) for i in json.loads(r[7])]
-            out.append(d)
-        return out
+        return [SourceStatus(*r[:7], tuple(PageIssue(**i) for i in json.loads(r[7]))) for r in rows]
 
 
 def _chunk(values: Sequence) -> Chunk:

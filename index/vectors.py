@@ -65,7 +65,7 @@ class VectorIndex:
         x = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         if rows is None:
             scores, rows = self._index.search(x, n)
-        else:  # one edition's rows are contiguous (index.build sorts chunks by language)
+        else:  # one edition's rows are contiguous (index.version sorts chunks by language)
             params = _faiss().SearchParameters(sel=_faiss().IDSelectorRange(start, end))
             scores, rows = self._index.search(x, n, params=params)
         keep = rows[0] >= 0

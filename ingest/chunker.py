@@ -9,12 +9,14 @@ Every chunk's text is ``document.text[char_start:char_end]``, so citations are v
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
+from typing import Sequence
 
 from kb.model import Block, Chunk, Document, content_hash
 
 _SENTENCE_END = re.compile(r"[。！？!?][」』）)\]]*|(?<=[a-z0-9)])\.(?=\s)|\n")
+MIN_SENTENCE_CHARS = 8  # shorter pieces ("1.", "※") carry no meaning of their own
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,26 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             e -= 1
         if e > s:
             out.append((s, e))
+    return out
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """The sentences of ``text`` that carry meaning of their own: what is embedded as a sentence
+    and what an answer may quote (``sentence_spans`` without the shortest pieces)."""
+    return [(s, e) for s, e in sentence_spans(text) if e - s >= MIN_SENTENCE_CHARS]
+
+
+def stitch(chunks: Sequence[Chunk]) -> list[Chunk]:
+    """Chunks of one section in reading order with the overlap between neighbours cut, for reading."""
+    out: list[Chunk] = []
+    for c in sorted(chunks, key=lambda c: (c.source_id, c.char_start)):
+        prev = out[-1] if out else None
+        if prev and prev.source_id == c.source_id and c.char_start < prev.char_end:
+            if c.char_end <= prev.char_end:
+                continue
+            cut = prev.char_end - c.char_start
+            c = replace(c, text=c.text[cut:], char_start=prev.char_end)
+        out.append(c)
     return out
 
 
@@ -115,7 +137,7 @@ def _make_chunk(doc: Document, text: str, piece: list[_Span], seen: dict[str, in
     chunk_id = key if seen[key] == 1 else f"{key}-{seen[key]}"  # identical text twice in a section
     return Chunk(
         chunk_id=chunk_id, source_id=doc.source_id, title=doc.title, language=doc.language,
-        edition=doc.edition, text=body, section_path=block.section_path,
+        release=doc.release, text=body, section_path=block.section_path,
         section_id=block.section_id, page_index=block.page_index, page_label=block.page_label,
         page_end_index=last.block.page_index, page_end_label=last.block.page_label,
         char_start=first.start, char_end=last.end, path=doc.path, url=doc.url,

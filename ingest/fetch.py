@@ -1,8 +1,6 @@
-"""Download the official guidebook PDFs listed in a kept manifest (``data/guidebook/editions.toml``).
+"""Download the official guidebook PDFs of a fetch list (``ingest.fetchlist``), verified and resumable.
 
-The Immigration Services Agency publishes each language as one whole-book PDF under an opaque URL,
-so a maintainer copies the URLs from the index page into the manifest; this module only fetches
-what is listed, and only from the manifest's ``allowed_hosts`` (redirects included).
+Only what is listed is fetched, and only from the list's ``allowed_hosts`` (redirects included).
 
 Each download goes to ``<dest>/<language>.pdf.part`` and is moved into place with ``os.replace``
 only after it is verified (PDF content type or magic, complete, pinned sha256 if any), so a failure
@@ -14,23 +12,22 @@ next run sends a conditional GET and reports "unchanged" on 304.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
-import tomllib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from http.client import HTTPException
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
-from urllib.parse import urljoin, urlsplit
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlsplit
 
-from kb.errors import KBError
+from ingest.fetchlist import FetchEntry, FetchList
+from kb.errors import FetchError
+from kb.files import read_json, write_json
+from kb.model import Progress  # here: (stage, bytes received, total bytes or 0 when unknown)
 
-Progress = Callable[[str, int, int], None]  # (stage, advance_bytes, total_bytes); total 0 = unknown
 
 DOWNLOADED, UNCHANGED, SKIPPED, FAILED = "downloaded", "unchanged", "skipped", "failed"
 DEFAULT_MAX_BYTES = 200 * 2**20
@@ -40,14 +37,6 @@ CHUNK = 64 * 1024
 PDF_MAGIC = b"%PDF-"
 PDF_TYPES = {"application/pdf", "application/x-pdf"}
 BINARY_TYPES = {"application/octet-stream", "binary/octet-stream"}  # accepted: the magic decides
-# Language tags become file names, so they must be plain tags (no "/", "..", spaces).
-LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-EDITION_KEYS = {"language", "title", "edition", "url", "sha256"}
-
-
-class FetchError(KBError):
-    """The manifest is invalid, or a download was refused (the message says which and why)."""
 
 
 class _Refused(FetchError):
@@ -61,94 +50,6 @@ class _Refused(FetchError):
 class _Restart(Exception):
     """A resumed download cannot continue (range refused or mismatched): start again from byte 0."""
 
-
-# ---------------------------------------------------------------------------------------- manifest
-
-@dataclass(frozen=True)
-class Edition:
-    language: str
-    url: str = ""  # empty: not yet copied from the index page; reported "skipped"
-    sha256: str = ""  # empty: not pinned; otherwise the download must match it
-    title: str = ""
-    edition: str = ""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    allowed_hosts: tuple[str, ...]
-    editions: tuple[Edition, ...]
-    index_page: str = ""
-    path: Path | None = None
-
-    def languages(self) -> list[str]:
-        return [e.language for e in self.editions]
-
-    def get(self, language: str) -> Edition:
-        for e in self.editions:
-            if e.language == language:
-                return e
-        raise FetchError(f"No edition {language!r} in the manifest; it has {self.languages()}")
-
-
-def load_manifest(path: str | Path) -> Manifest:
-    """Parse and validate ``editions.toml``; each error names the entry and the field."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FetchError(f"{path}: no such manifest") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise FetchError(f"{path}: not valid TOML ({exc})") from None
-    return parse_manifest(data, source=str(path), path=path)
-
-
-def parse_manifest(data: dict[str, Any], source: str = "manifest", path: Path | None = None) -> Manifest:
-    unknown = sorted(set(data) - {"index_page", "allowed_hosts", "edition"})
-    if unknown:
-        raise FetchError(f"{source}: unknown top-level key(s) {unknown}; "
-                         "valid: allowed_hosts, edition, index_page")
-    hosts = data.get("allowed_hosts")
-    if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
-        raise FetchError(f"{source}: allowed_hosts must be a non-empty list of host names")
-    index_page = data.get("index_page", "")
-    if not isinstance(index_page, str):
-        raise FetchError(f"{source}: index_page must be a string")
-    raw = data.get("edition", [])
-    if not isinstance(raw, list):
-        raise FetchError(f"{source}: 'edition' must be an array of tables ([[edition]])")
-    editions = tuple(_parse_edition(item, f"{source}: edition #{i + 1}") for i, item in enumerate(raw))
-    seen: set[str] = set()
-    for e in editions:
-        if e.language in seen:
-            raise FetchError(f"{source}: language {e.language!r} is listed twice")
-        seen.add(e.language)
-    return Manifest(tuple(h.lower() for h in hosts), editions, index_page, path)
-
-
-def _parse_edition(item: Any, where: str) -> Edition:
-    if not isinstance(item, dict):
-        raise FetchError(f"{where}: must be a table")
-    language = item.get("language")
-    if not isinstance(language, str) or not LANGUAGE_RE.match(language):
-        raise FetchError(f"{where}: field 'language' must be a tag like 'ja' or 'zh-Hans', "
-                         f"got {language!r}")
-    where = f"{where} ({language})"
-    unknown = sorted(set(item) - EDITION_KEYS)
-    if unknown:
-        raise FetchError(f"{where}: unknown field(s) {unknown}; valid: {sorted(EDITION_KEYS)}")
-    for key in EDITION_KEYS - {"language"}:
-        if not isinstance(item.get(key, ""), str):
-            raise FetchError(f"{where}: field {key!r} must be a string")
-    url = item.get("url", "").strip()
-    if url and urlsplit(url).scheme not in ("http", "https"):
-        raise FetchError(f"{where}: field 'url' must be an http(s) URL, got {url!r}")
-    sha = item.get("sha256", "").strip().lower()
-    if sha and not SHA256_RE.match(sha):
-        raise FetchError(f"{where}: field 'sha256' must be 64 hex digits or empty")
-    return Edition(language, url, sha, item.get("title", ""), item.get("edition", ""))
-
-
-# ------------------------------------------------------------------------------------------ results
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -164,12 +65,17 @@ class FetchResult:
     def ok(self) -> bool:
         return self.status in (DOWNLOADED, UNCHANGED, SKIPPED)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The ``kb fetch --json`` schema."""
+        return {"language": self.language, "status": self.status, "reason": self.reason,
+                "path": str(self.path) if self.path else None, "sha256": self.sha256, "size": self.size}
+
 
 @dataclass
 class _Target:
     """The paths and prior state for one language's download."""
 
-    entry: Edition
+    entry: FetchEntry
     dest: Path
     record: dict[str, Any] = field(default_factory=dict)
 
@@ -186,47 +92,45 @@ class _Target:
         return self.dest / f"{self.entry.language}.pdf.part.json"
 
 
-# ------------------------------------------------------------------------------------------ fetching
-
-def fetch_all(manifest: Manifest, dest_dir: str | Path, *, languages: Iterable[str] | None = None,
+def fetch_all(fetch_list: FetchList, dest_dir: str | Path, *, languages: Iterable[str] | None = None,
               timeout: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES,
               progress: Progress | None = None,
               opener: urllib.request.OpenerDirector | None = None) -> list[FetchResult]:
-    """Fetch every edition (or only ``languages``), in manifest order; never raises per entry."""
+    """Fetch every edition (or only ``languages``), in list order; never raises per entry."""
     wanted = list(languages) if languages is not None else None
     if wanted is not None:
-        missing = [lang for lang in wanted if lang not in manifest.languages()]
+        missing = [lang for lang in wanted if lang not in fetch_list.languages()]
         if missing:
-            raise FetchError(f"Unknown language(s) {missing}; the manifest has {manifest.languages()}")
-    opener = opener or make_opener(manifest.allowed_hosts)
-    return [fetch_one(manifest, e, dest_dir, timeout=timeout, max_bytes=max_bytes,
+            raise FetchError(f"Unknown language(s) {missing}; the fetch list has {fetch_list.languages()}")
+    opener = opener or make_opener(fetch_list.allowed_hosts)
+    return [fetch_one(fetch_list, e, dest_dir, timeout=timeout, max_bytes=max_bytes,
                       progress=progress, opener=opener)
-            for e in manifest.editions if wanted is None or e.language in wanted]
+            for e in fetch_list.entries if wanted is None or e.language in wanted]
 
 
-def fetch_one(manifest: Manifest, edition: Edition | str, dest_dir: str | Path, *,
+def fetch_one(fetch_list: FetchList, entry: FetchEntry | str, dest_dir: str | Path, *,
               timeout: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES,
               progress: Progress | None = None,
               opener: urllib.request.OpenerDirector | None = None) -> FetchResult:
     """Fetch one edition to ``dest_dir/<language>.pdf``; failures become a "failed" result."""
-    entry = edition if isinstance(edition, Edition) else manifest.get(edition)
+    entry = entry if isinstance(entry, FetchEntry) else fetch_list.get(entry)
     if not entry.url:
-        return FetchResult(entry.language, SKIPPED, "no url in the manifest")
+        return FetchResult(entry.language, SKIPPED, "no url in the fetch list")
     dest = Path(dest_dir)
     target = _Target(entry, dest, _read_json(dest / RECORD_FILE).get(entry.language) or {})
     try:
-        check_url(entry.url, manifest.allowed_hosts)
+        check_url(entry.url, fetch_list.allowed_hosts)
         current = _current_sha(target)
         if entry.sha256 and current == entry.sha256:
             return FetchResult(entry.language, UNCHANGED, "existing file matches the pinned sha256",
                                target.final, current, target.final.stat().st_size)
         dest.mkdir(parents=True, exist_ok=True)
-        opener = opener or make_opener(manifest.allowed_hosts)
+        opener = opener or make_opener(fetch_list.allowed_hosts)
         try:
-            return _download(target, manifest, current, opener, timeout, max_bytes, progress)
+            return _download(target, fetch_list, current, opener, timeout, max_bytes, progress)
         except _Restart:
             _discard_part(target)
-            return _download(target, manifest, current, opener, timeout, max_bytes, progress)
+            return _download(target, fetch_list, current, opener, timeout, max_bytes, progress)
     except _Restart as exc:
         _discard_part(target)
         return FetchResult(entry.language, FAILED, f"resume failed twice ({exc})")
@@ -270,7 +174,7 @@ def make_opener(allowed_hosts: Sequence[str]) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_AllowlistRedirects(allowed_hosts))
 
 
-def _download(target: _Target, manifest: Manifest, current: str | None,
+def _download(target: _Target, fetch_list: FetchList, current: str | None,
               opener: urllib.request.OpenerDirector, timeout: float, max_bytes: int,
               progress: Progress | None) -> FetchResult:
     entry = target.entry
@@ -303,13 +207,13 @@ def _download(target: _Target, manifest: Manifest, current: str | None,
     except (OSError, HTTPException) as exc:
         raise _Refused(_network_reason(exc, timeout), keep_part=True) from None
     with resp:
-        return _receive(target, manifest, resp, offset, current, timeout, max_bytes, progress)
+        return _receive(target, fetch_list, resp, offset, current, timeout, max_bytes, progress)
 
 
-def _receive(target: _Target, manifest: Manifest, resp: Any, offset: int, current: str | None,
+def _receive(target: _Target, fetch_list: FetchList, resp: Any, offset: int, current: str | None,
              timeout: float, max_bytes: int, progress: Progress | None) -> FetchResult:
     entry = target.entry
-    check_url(resp.geturl(), manifest.allowed_hosts)  # also when a custom opener followed redirects
+    check_url(resp.geturl(), fetch_list.allowed_hosts)  # also when a custom opener followed redirects
     if resp.status == 206 and offset:
         if _range_start(resp.headers.get("Content-Range", "")) != offset:
             raise _Restart(f"server sent range {resp.headers.get('Content-Range')!r}")
@@ -325,7 +229,7 @@ def _receive(target: _Target, manifest: Manifest, resp: Any, offset: int, curren
     total = offset + length if length is not None else 0
     if total > max_bytes:
         raise _Refused(f"Content-Length says {total} bytes, over the {max_bytes}-byte limit")
-    _write_json(target.state, {"url": entry.url, "etag": resp.headers.get("ETag") or "",
+    write_json(target.state, {"url": entry.url, "etag": resp.headers.get("ETag") or "",
                                "last_modified": resp.headers.get("Last-Modified") or ""})
     digest, size = _stream(resp, target, offset, total, max_bytes, timeout, progress)
     if length is not None and size != total:
@@ -371,7 +275,7 @@ def _stream(resp: Any, target: _Target, offset: int, total: int, max_bytes: int,
     return digest.hexdigest(), size
 
 
-def _verify(part: Path, digest: str, entry: Edition, resumed: bool) -> None:
+def _verify(part: Path, digest: str, entry: FetchEntry, resumed: bool) -> None:
     """PDF magic and the pinned hash; a resumed file that fails gets one fresh try."""
     with open(part, "rb") as f:
         head = f.read(len(PDF_MAGIC))
@@ -379,7 +283,7 @@ def _verify(part: Path, digest: str, entry: Edition, resumed: bool) -> None:
     if head != PDF_MAGIC:
         problem = f"not a PDF: the file starts with {head!r}, not %PDF-"
     elif entry.sha256 and digest != entry.sha256:
-        problem = f"sha256 mismatch: got {digest}, the manifest pins {entry.sha256}"
+        problem = f"sha256 mismatch: got {digest}, the fetch list pins {entry.sha256}"
     if problem and resumed:
         raise _Restart(problem)
     if problem:
@@ -396,10 +300,8 @@ def _commit(target: _Target, digest: str, size: int, resp: Any) -> None:
         "fetched_at": now, "checked_at": now,
         "etag": resp.headers.get("ETag") or "", "last_modified": resp.headers.get("Last-Modified") or "",
         "content_type": resp.headers.get("Content-Type") or "",
-        "title": target.entry.title, "edition": target.entry.edition})
+        "title": target.entry.title, "release": target.entry.release})
 
-
-# ------------------------------------------------------------------------------------------- state
 
 def _current_sha(target: _Target) -> str | None:
     """sha256 of the existing final file, or None if there is none."""
@@ -412,7 +314,7 @@ def _current_sha(target: _Target) -> str | None:
 
 def _resume_point(target: _Target) -> tuple[int, str | None]:
     """(bytes to keep, If-Range validator). Resume only when mixing versions cannot go unnoticed:
-    the server's strong validator for the part is known, or the manifest pins the sha256."""
+    the server's strong validator for the part is known, or the fetch list pins the sha256."""
     size = target.part.stat().st_size if target.part.is_file() else 0
     if size:
         state = _read_json(target.state)
@@ -436,7 +338,7 @@ def _write_record(target: _Target, record: dict[str, Any]) -> None:
     path = target.dest / RECORD_FILE
     records = _read_json(path)
     records[target.entry.language] = record
-    _write_json(path, dict(sorted(records.items())))
+    write_json(path, dict(sorted(records.items())))
 
 
 def read_records(dest_dir: str | Path) -> dict[str, dict[str, Any]]:
@@ -446,20 +348,10 @@ def read_records(dest_dir: str | Path) -> dict[str, dict[str, Any]]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # missing or damaged: treated as no record, which only costs a re-download
+        data = read_json(path, error=FetchError, missing={})
+    except FetchError:
+        return {}  # damaged: treated as no record, which only costs a re-download
     return data if isinstance(data, dict) else {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _hash_into(digest: Any, path: Path, limit: int | None = None) -> None:
@@ -499,35 +391,3 @@ def _network_reason(exc: BaseException, timeout: float) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-# ------------------------------------------------------------------------------- maintainer aid
-
-class _PdfLinks(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.hrefs.append(href.strip())
-
-
-def find_pdf_links(html: str, base_url: str, allowed_hosts: Sequence[str] | None = None) -> list[str]:
-    """Absolute URLs of ``<a href=...pdf>`` links on the index page, in page order, deduplicated,
-    on ``allowed_hosts`` (default: the page's own host). Candidates only: the opaque ids do not say
-    which language a PDF is, so a maintainer still matches them up by the link text on the page."""
-    parser = _PdfLinks()
-    parser.feed(html)
-    parser.close()
-    hosts = {h.lower() for h in (allowed_hosts or [urlsplit(base_url).hostname or ""])}
-    found: list[str] = []
-    for href in parser.hrefs:
-        url = urljoin(base_url, href).split("#")[0]
-        parts = urlsplit(url)
-        if (parts.scheme in ("http", "https") and (parts.hostname or "").lower() in hosts
-                and parts.path.lower().endswith(".pdf") and url not in found):
-            found.append(url)
-    return found

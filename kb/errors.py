@@ -32,3 +32,11 @@ class IndexMismatchError(IndexError_):
 
 class QueryError(KBError):
     """The query cannot be searched (empty, too long, bad k)."""
+
+
+class IndexLockedError(IndexError_):
+    """Another process is writing (syncing or rolling back) this index."""
+
+
+class FetchError(KBError):
+    """The fetch list is invalid, or a download was refused (the message says which and why)."""

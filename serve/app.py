@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from kb.facade import KnowledgeBase
+from kb import KnowledgeBase
 from serve.config import ServiceConfig
 from serve.errors import install_error_handlers
 from serve.guards import accept_query, token_guard
@@ -31,7 +31,7 @@ def api_router(runner: KBRunner, config: ServiceConfig) -> APIRouter:
                  responses={200: {"model": SearchResponse}, **ERRORS})
     async def search(body: SearchRequest, request: Request) -> JSONResponse:
         """Ranked passages with scores and citations (the `kb search --json` schema)."""
-        query = accept_query(request, body.query, config)
+        query = accept_query(request, body.query, kb.settings.max_query_chars)
         languages = body.languages or ([body.lang] if body.lang else None)
         result = await runner.call(kb.search, query, body.k, mode=body.mode, languages=languages)
         return JSONResponse(result.to_dict())
@@ -40,7 +40,7 @@ def api_router(runner: KBRunner, config: ServiceConfig) -> APIRouter:
                  responses={200: {"model": AskResponse}, **ERRORS})
     async def ask(body: AskRequest, request: Request) -> JSONResponse:
         """Sentences quoted from the guidebook, each citing a numbered source (the `kb ask --json` schema)."""
-        query = accept_query(request, body.query, config)
+        query = accept_query(request, body.query, kb.settings.max_query_chars)
         answer = await runner.call(kb.ask, query, body.k, lang=body.lang)
         return JSONResponse(answer.to_dict())
 
@@ -52,11 +52,8 @@ def api_router(runner: KBRunner, config: ServiceConfig) -> APIRouter:
     @router.get("/status", dependencies=guarded, tags=["ops"], responses=ERRORS)
     async def status() -> dict[str, Any]:
         """`kb status --json`, plus the version published on disk and the one being served."""
-        from index.layout import IndexLayout
-
-        info = await runner.call(kb.status)
-        live = IndexLayout(kb.settings.index).current()
-        return {**info, "serving_version": kb.version, "live_version": live.name if live else None,
+        info = (await runner.call(kb.status)).to_dict()
+        return {**info, "serving_version": kb.version, "live_version": kb.live_version(),
                 "reload_every": kb.settings.reload_every}
 
     return router
@@ -89,3 +86,34 @@ def create_app(kb: KnowledgeBase, config: ServiceConfig, *, slack_client: Any = 
 
         app.include_router(teams_router(runner, config))
     return app
+
+
+def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = print) -> None:
+    """Serve ``kb`` until interrupted (``kb serve``); every request shares it, and new index versions
+    are picked up live. ``say`` prints the startup lines (stderr in the CLI)."""
+    import uvicorn
+
+    from serve.logs import configure_logging
+
+    config = ServiceConfig.from_env()
+    configure_logging()
+    service = create_app(kb, config)
+    socket = None
+    if config.slack_app_token and config.slack_bot_token:
+        from serve.slack import socket_mode_handler
+
+        socket = socket_mode_handler(service.state.runner, config)
+        socket.connect()  # background threads; HTTP keeps serving alongside
+    mounted = ", ".join(name for name, on in (("slack", config.slack_http), ("slack socket mode", socket),
+                                              ("teams", config.teams_shared_secret)) if on) or "none"
+    if not config.token and host not in ("127.0.0.1", "localhost", "::1"):
+        say("[yellow]warning:[/] no KB_SERVE_TOKEN: /search, /ask and /status are open to anyone "
+            f"who can reach {host}:{port}")
+    say(f"serving {kb.settings.index} (version {kb.version}) on http://{host}:{port} "
+        f"(chat: {mounted}; auth: {'bearer token' if config.token else 'none'})")
+    try:
+        uvicorn.run(service, host=host, port=port, access_log=False, log_level="warning")
+    finally:
+        if socket is not None:
+            socket.close()
+        kb.close()

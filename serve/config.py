@@ -35,7 +35,6 @@ class ServiceConfig:
     log_queries: bool = False  # KB_SERVE_LOG_QUERIES=1: put question text in access logs (personal data!)
     timeout: float = 10.0  # KB_SERVE_TIMEOUT: seconds per kb call, queueing included -> 504
     workers: int = 2  # KB_SERVE_WORKERS: kb calls running at once (CPU-bound; ~ cores)
-    max_query_chars: int = 2000  # KB_SERVE_MAX_QUERY_CHARS -> 422 above this
     max_body_bytes: int = 65536  # KB_SERVE_MAX_BODY_BYTES -> 413 above this
     slack_signing_secret: str | None = None  # SLACK_SIGNING_SECRET
     slack_bot_token: str | None = None  # SLACK_BOT_TOKEN
@@ -50,7 +49,6 @@ class ServiceConfig:
             log_queries=_flag(env.get("KB_SERVE_LOG_QUERIES")),
             timeout=_number(env, "KB_SERVE_TIMEOUT", cls.timeout),
             workers=int(_number(env, "KB_SERVE_WORKERS", cls.workers, int)),
-            max_query_chars=int(_number(env, "KB_SERVE_MAX_QUERY_CHARS", cls.max_query_chars, int)),
             max_body_bytes=int(_number(env, "KB_SERVE_MAX_BODY_BYTES", cls.max_body_bytes, int)),
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,

@@ -12,11 +12,12 @@ from serve.config import ServiceConfig
 from serve.logs import QUERY_KEY
 
 
-def accept_query(request: Request, query: str, config: ServiceConfig) -> str:
-    """Enforce the service's length limit (422) and hand the text to the access log (opt-in only)."""
-    if len(query) > config.max_query_chars:
+def accept_query(request: Request, query: str, limit: int) -> str:
+    """Enforce the knowledge base's question length limit (setting ``max_query_chars``) as a 422,
+    and hand the text to the access log (opt-in only)."""
+    if len(query) > limit:
         raise RequestValidationError([{"loc": ("body", "query"), "type": "string_too_long",
-                                       "msg": f"at most {config.max_query_chars} characters, got {len(query)}"}])
+                                       "msg": f"at most {limit} characters, got {len(query)}"}])
     request.scope[QUERY_KEY] = query
     return query
 

@@ -5,7 +5,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
-from kb.facade import KnowledgeBase
+from kb import KnowledgeBase
 
 T = TypeVar("T")
 

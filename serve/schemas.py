@@ -43,7 +43,8 @@ class CitationOut(_Strict):
     source_id: str
     title: str
     language: str
-    edition: str
+    release: str
+    edition: str = Field(description="Deprecated: the same as release (its former name), kept for one release")
     section_path: list[str]
     section_id: Optional[str]
     page_label: Optional[str]
@@ -58,6 +59,8 @@ class HitOut(_Strict):
     score: float
     dense_score: Optional[float]
     keyword_score: Optional[float]
+    fused_score: Optional[float]
+    rerank_score: Optional[float]
     text: str
     citation: CitationOut
 

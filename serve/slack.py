@@ -25,8 +25,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from answer.render import to_slack
+from answer.render.chat import slack_escape, to_slack
 from kb.errors import KBError
+from kb import KnowledgeBase
 from kb.model import Answer, Citation
 from serve.config import ServiceConfig
 from serve.runner import CallTimeout, KBRunner
@@ -83,18 +84,14 @@ def clean(text: str) -> str:
     return " ".join(_MENTION.sub(" ", text or "").split())
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def edition_buttons(answer: Answer, languages: list[str]) -> Optional[dict[str, Any]]:
+def edition_buttons(answer: Answer, languages: list[str], kb: KnowledgeBase) -> Optional[dict[str, Any]]:
     """An actions block: "Show in <language>" for editions that have the top cited section."""
     hit = next((h for h in answer.sources if h.chunk.section_id), None)
     if hit is None:
         return None
     buttons = []
     for lang in languages:
-        if lang == hit.chunk.language or not hit.in_edition(lang):
+        if lang == hit.chunk.language or not kb.in_edition(hit, lang):
             continue
         value = json.dumps({"section_id": hit.chunk.section_id, "language": lang,
                             "chunk_id": hit.chunk.chunk_id}, ensure_ascii=False)
@@ -111,9 +108,9 @@ def section_blocks(chunks: list[Any], section_id: str, language: str) -> dict[st
         text = f"Section {section_id} is not in the {language} edition."
         return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
     label = Citation.of(chunks[0]).label()
-    body = _escape("\n".join(c.text for c in chunks))
+    body = slack_escape("\n".join(c.text for c in chunks))
     parts = [body[i:i + TEXT_LIMIT] for i in range(0, len(body), TEXT_LIMIT)][:10]
-    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(label)[:TEXT_LIMIT]}]}]
+    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(label)[:TEXT_LIMIT]}]}]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": p}} for p in parts]
     return {"text": label[:TEXT_LIMIT], "blocks": blocks}
 
@@ -131,19 +128,19 @@ class SlackBot:
         """Edition languages in the live index, Japanese first (cached per index version)."""
         kb = self.runner.kb
         if self._languages[0] != kb.version:
-            langs = sorted(kb.status()["languages"], key=lambda lang: (lang != "ja", lang != "ja-easy", lang))
+            langs = sorted(kb.status().languages, key=lambda lang: (lang != "ja", lang != "ja-easy", lang))
             self._languages = (kb.version, langs)
         return self._languages[1]
 
     def _answer(self, query: str) -> tuple[Answer, Optional[dict[str, Any]]]:
         answer = self.runner.kb.ask(query)
-        return answer, edition_buttons(answer, self.editions())
+        return answer, edition_buttons(answer, self.editions(), self.runner.kb)
 
     def reply(self, client: Any, channel: str, thread_ts: Optional[str], question: str,
               header: Optional[str] = None) -> Optional[str]:
         """Answer ``question`` (with the thread's context) and post it; returns the message ts."""
         previous = self.threads.get(channel, thread_ts) if thread_ts else None
-        query = with_context(previous, question, self.config.max_query_chars)
+        query = with_context(previous, question, self.runner.kb.settings.max_query_chars)
         try:
             answer, buttons = self.runner.call_sync(self._answer, query)
         except (KBError, CallTimeout) as exc:
@@ -190,7 +187,7 @@ class SlackBot:
             ack("Usage: /madoguchi <question>, e.g. /madoguchi 在留カードをなくした")
             return
         ack()  # within Slack's 3 s; the answer follows as a message whose thread takes follow-ups
-        header = f"<@{command.get('user_id', '')}> asked: {_escape(question)}"[:TEXT_LIMIT]
+        header = f"<@{command.get('user_id', '')}> asked: {slack_escape(question)}"[:TEXT_LIMIT]
         try:
             self.reply(client, command["channel_id"], None, question, header=header)
         except Exception as exc:  # e.g. not_in_channel: answer privately instead
@@ -278,7 +275,6 @@ def socket_mode_handler(runner: KBRunner, config: ServiceConfig) -> Any:
 
 def run_socket_mode(index: Optional[str] = None) -> None:
     """Open the knowledge base and serve Slack over socket mode until interrupted."""
-    from kb.facade import KnowledgeBase
     from serve.logs import configure_logging
 
     configure_logging()

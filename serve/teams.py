@@ -71,7 +71,8 @@ def teams_router(runner: KBRunner, config: ServiceConfig) -> APIRouter:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise HTTPException(400, "body is not JSON") from None
         text = activity.get("text") if isinstance(activity, dict) else None
-        query = accept_query(request, question_text(text if isinstance(text, str) else ""), config)
+        text = question_text(text if isinstance(text, str) else "")
+        query = accept_query(request, text, runner.kb.settings.max_query_chars)
         if not query:
             return JSONResponse(message("Ask me a question after the mention, e.g. @Madoguchi 在留カードをなくした"))
         try:

@@ -34,15 +34,17 @@ def isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def fake_embedder(monkeypatch):
-    """Route every model load to one FakeEmbedder (through the real loader's seam)."""
-    import index.embedder
+    """One FakeEmbedder, registered as the model "fake" (the model registry: the real seam) and made
+    the configured model, so the CLI, the service and the library all load it."""
+    from index.embed import ModelSpec, register_model
 
     fake = FakeEmbedder()
     # The abstention threshold is calibrated for the real model's cosines, not the fake's.
     monkeypatch.setenv("KB_ABSTAIN_BELOW", "0")
-    monkeypatch.setattr(index.embedder, "load_embedder", lambda *a, **kw: fake)
-    monkeypatch.setattr(index.embedder, "model_identity", lambda model: FakeEmbedder.model_id)
-    return fake
+    monkeypatch.setenv("KB_MODEL", "fake")
+    register_model("fake", ModelSpec(identity=lambda: FakeEmbedder.model_id, factory=lambda threads, batch: fake))
+    yield fake
+    register_model("fake", None)
 
 
 # A two-edition guide (Japanese and Vietnamese, same section numbers; 1.2 only in Japanese) shared by
@@ -86,5 +88,5 @@ def index(tmp_path, fake_embedder) -> Path:
     """The two-edition guide indexed with the fake embedder."""
     from kb import KnowledgeBase
 
-    KnowledgeBase.build([write_sources(tmp_path / "src", {"ja": JA, "vi": VI})], index=tmp_path / "idx")
+    KnowledgeBase.sync([write_sources(tmp_path / "src", {"ja": JA, "vi": VI})], index=tmp_path / "idx")
     return tmp_path / "idx"

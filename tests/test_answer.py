@@ -4,7 +4,9 @@ import pytest
 
 from answer.compose import compose_answer
 from answer.extract import candidates, select, Candidate
+from answer.legs import Query
 from index.keyword import KeywordIndex
+from kb.config import AnswerSettings
 from kb.model import Chunk, Hit, SearchResult
 from tests.fakes import FakeEmbedder
 
@@ -34,11 +36,15 @@ def parts():
     return embedder, keyword, hits
 
 
+def settings(threshold: float) -> AnswerSettings:
+    return AnswerSettings(passages=5, max_sentences=4, abstain_below=threshold, abstain_below_fused=threshold)
+
+
 def answer_for(query, parts, threshold=0.0):
     embedder, keyword, hits = parts
     result = SearchResult(query, hits)
-    return compose_answer(result, embedder.embed_queries([query])[0], spans_embedder(embedder), keyword,
-                          abstain_below=threshold)
+    prepared = Query(query, keyword.query_tokens(query), embedder.embed_queries([query])[0])
+    return compose_answer(result, prepared, spans_embedder(embedder), keyword, settings(threshold))
 
 
 def test_every_answer_sentence_is_a_verbatim_span_of_its_cited_source(parts):
@@ -85,8 +91,8 @@ def test_abstains_below_the_threshold_and_lists_nearest_sections(parts):
 
 def test_no_hits_abstains():
     embedder = FakeEmbedder()
-    answer = compose_answer(SearchResult("x", ()), np.zeros(64, dtype=np.float32), spans_embedder(embedder),
-                            KeywordIndex.build(["a"]), abstain_below=0.0)
+    answer = compose_answer(SearchResult("x", ()), Query("x", ["x"], np.zeros(64, dtype=np.float32)),
+                            spans_embedder(embedder), KeywordIndex.build(["a"]), settings(0.0))
     assert answer.abstained and answer.sources == ()
 
 
@@ -94,7 +100,8 @@ def test_support_is_the_rerankers_best_score_when_reranked(parts):
     from answer.compose import WORDS_WEIGHT, support_score
 
     _, _, hits = parts
-    scored = tuple(Hit(h.rank, 95.0 - h.rank, h.chunk, dense_score=0.8) for h in hits)
-    assert support_score(SearchResult("q", scored, reranked=True), 0.9) == 94.0
-    assert support_score(SearchResult("q", scored), 0.5) == pytest.approx(0.8 + WORDS_WEIGHT * 0.5)
-    assert support_score(SearchResult("q", (), reranked=True), 0.0) == 0.0  # no hits: nothing supports
+    scored = tuple(Hit(h.rank, 95.0 - h.rank, h.chunk, dense_score=0.8, rerank_score=95.0 - h.rank) for h in hits)
+    assert support_score(SearchResult("q", scored), 0.9) == 94.0
+    fused = tuple(Hit(h.rank, 0.9, h.chunk, dense_score=0.8, fused_score=0.9) for h in hits)
+    assert support_score(SearchResult("q", fused), 0.5) == pytest.approx(0.8 + WORDS_WEIGHT * 0.5)
+    assert support_score(SearchResult("q", ()), 0.0) == 0.0  # no hits: nothing supports

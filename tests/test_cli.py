@@ -30,7 +30,8 @@ def test_search_json_schema(index):
     data = json.loads(result.stdout)
     assert set(data) == {"query", "hits", "timings_ms"}
     hit = data["hits"][0]
-    assert set(hit) == {"rank", "score", "dense_score", "keyword_score", "text", "citation"}
+    assert set(hit) == {"rank", "score", "dense_score", "keyword_score", "fused_score", "rerank_score", "text",
+                        "citation"}
     assert hit["citation"]["section_id"] == "1.1" and hit["citation"]["page_label"] == "7"
     assert hit["citation"]["label"].startswith("案内 [ja, t] § 1.1")
 
@@ -85,3 +86,13 @@ def test_shell_answers_question_after_question(index):
     assert result.exit_code == 0, result.output
     assert result.stdout.count("Sources") + result.stdout.count("Nearest sections") == 2
     assert "answer edition: vi" in result.stderr
+
+
+def test_debug_on_the_app_shows_the_traceback_and_ingest_is_sync(index, tmp_path):
+    result = runner.invoke(app, ["--debug", "search", "  ", "--index", str(index)])
+    assert result.exit_code != 0 and type(result.exception).__name__ == "QueryError"
+    help_sync = runner.invoke(app, ["sync", "--help"]).stdout
+    assert "Alias: `kb ingest`" in help_sync.replace("\n", " ") or "Alias" in help_sync
+    assert "Same as `kb sync`" in runner.invoke(app, ["--help"]).stdout
+    result = runner.invoke(app, ["ingest", "/no/such/path"])
+    assert result.exit_code == 1 and "no such file or folder" in result.stderr

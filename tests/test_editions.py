@@ -1,10 +1,12 @@
 """Language editions with the fake embedder: per-edition search, alignment by section number, --lang."""
 import json
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
 
-from answer.editions import editions_for, stitch
+from answer.editions import editions_for
+from ingest.chunker import stitch
 from cli import app
 from kb import KnowledgeBase
 from kb.errors import QueryError
@@ -33,14 +35,22 @@ def test_rows_are_grouped_by_edition_and_search_can_be_limited(index):
         assert {h.chunk.language for h in hits} == {"ja"}
 
 
-def test_hit_in_edition_follows_the_section_number(index):
+def test_in_edition_follows_the_section_number(index):
     with KnowledgeBase.open(index) as kb:
         hit = kb.search("在留カードをなくした", k=1, languages=["ja"]).hits[0]
-        [vi] = hit.in_edition("vi")
+        [vi] = kb.in_edition(hit, "vi")
         assert vi.section_id == "1.1.3" and vi.language == "vi" and "14 ngày" in vi.text
         renewal = kb.search("在留期間の更新", k=1, languages=["ja"]).hits[0]
-        assert renewal.chunk.section_id == "1.2" and renewal.in_edition("vi") == []
-        assert hit.in_edition("ja") == [hit.chunk]
+        assert renewal.chunk.section_id == "1.2" and kb.in_edition(renewal, "vi") == []
+        assert kb.in_edition(hit, "ja") == [hit.chunk]
+
+
+def test_hit_in_edition_still_works_for_one_release_with_a_warning(index):
+    with KnowledgeBase.open(index) as kb:
+        hit = kb.search("在留カードをなくした", k=1, languages=["ja"]).hits[0]
+        with pytest.warns(DeprecationWarning, match="KnowledgeBase.in_edition"):
+            assert hit.in_edition("vi") == kb.in_edition(hit, "vi")
+        assert hit.to_dict() == replace(hit, origin=None).to_dict() and hit == replace(hit, origin=None)
 
 
 def test_ask_in_the_residents_language_with_fallback_notes(index):

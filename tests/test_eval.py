@@ -102,7 +102,7 @@ def test_squad_converter_round_trip(tmp_path, fake_embedder):
     src = tmp_path / "valid.json"
     src.write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
     assert convert([src], tmp_path / "out") == (2, 2)
-    KnowledgeBase.build([tmp_path / "out" / "corpus"], index=tmp_path / "idx")
+    KnowledgeBase.sync([tmp_path / "out" / "corpus"], index=tmp_path / "idx")
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         report = evaluate(kb, load_questions(tmp_path / "out" / "questions.jsonl"), ["keyword"])
     assert report.modes["keyword"]["all"]["n"] == 2 and report.modes["keyword"]["all"]["R@5"] == 1.0

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from reportlab.pdfgen import canvas
 
-from ingest.fetch import (DOWNLOADED, FAILED, SKIPPED, UNCHANGED, Edition, FetchError, FetchResult,
-                          Manifest,
-                          fetch_all, fetch_one, find_pdf_links, load_manifest, parse_manifest,
-                          read_records)
+from ingest.fetch import DOWNLOADED, FAILED, SKIPPED, UNCHANGED, FetchResult, fetch_all, fetch_one, read_records
+from ingest.fetchlist import FetchEntry, FetchList, find_pdf_links, load_fetch_list, parse_fetch_list
+from kb.errors import FetchError
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 1.0  # seconds; the slow endpoint waits longer than this
@@ -178,8 +177,8 @@ def servers(monkeypatch):
         server.server_close()
 
 
-def _manifest(*editions: Edition, hosts: tuple[str, ...] = ("127.0.0.1",)) -> Manifest:
-    return Manifest(allowed_hosts=hosts, editions=editions)
+def _manifest(*editions: FetchEntry, hosts: tuple[str, ...] = ("127.0.0.1",)) -> FetchList:
+    return FetchList(allowed_hosts=hosts, entries=editions)
 
 
 def _fetch(entry: Edition, dest: Path, **kw) -> FetchResult:
@@ -190,19 +189,19 @@ def _fetch(entry: Edition, dest: Path, **kw) -> FetchResult:
 
 def test_good_download_is_verified_and_recorded(servers, tmp_path):
     state, base, _ = servers
-    result = _fetch(Edition("ja", f"{base}/good.pdf", title="T", edition="8th"), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/good.pdf", title="T", release="8th"), tmp_path)
     assert (result.status, result.sha256, result.size) == (DOWNLOADED, SHA, len(PDF))
     assert (tmp_path / "ja.pdf").read_bytes() == PDF
     assert not list(tmp_path.glob("*.part*")) and not list(tmp_path.glob("*.tmp"))
     record = read_records(tmp_path)["ja"]
     assert record["sha256"] == SHA and record["size"] == len(PDF) and record["url"] == f"{base}/good.pdf"
-    assert record["etag"] == ETAG and record["fetched_at"] and record["edition"] == "8th"
+    assert record["etag"] == ETAG and record["fetched_at"] and record["release"] == "8th"
     assert json.loads((tmp_path / "fetched.json").read_text()) == {"ja": record}
 
 
 def test_second_run_is_unchanged_via_etag(servers, tmp_path):
     state, base, _ = servers
-    entry = Edition("ja", f"{base}/good.pdf")
+    entry = FetchEntry("ja", f"{base}/good.pdf")
     assert _fetch(entry, tmp_path).status == DOWNLOADED
     again = _fetch(entry, tmp_path)
     assert again.status == UNCHANGED and "304" in again.reason and again.sha256 == SHA
@@ -213,7 +212,7 @@ def test_second_run_is_unchanged_via_etag(servers, tmp_path):
 def test_pinned_sha_matching_the_file_needs_no_request(servers, tmp_path):
     state, base, _ = servers
     (tmp_path / "ja.pdf").write_bytes(PDF)
-    result = _fetch(Edition("ja", f"{base}/good.pdf", sha256=SHA), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/good.pdf", sha256=SHA), tmp_path)
     assert result.status == UNCHANGED and "pinned" in result.reason
     assert state.requests == []
 
@@ -221,7 +220,7 @@ def test_pinned_sha_matching_the_file_needs_no_request(servers, tmp_path):
 def test_edited_file_is_fetched_again(servers, tmp_path):
     """A local file that no longer matches its record is not trusted for a conditional GET."""
     state, base, _ = servers
-    entry = Edition("ja", f"{base}/good.pdf")
+    entry = FetchEntry("ja", f"{base}/good.pdf")
     _fetch(entry, tmp_path)
     (tmp_path / "ja.pdf").write_bytes(b"%PDF-tampered")
     assert _fetch(entry, tmp_path).status == DOWNLOADED
@@ -231,7 +230,7 @@ def test_edited_file_is_fetched_again(servers, tmp_path):
 
 def test_sha256_mismatch_is_refused(servers, tmp_path):
     _, base, _ = servers
-    result = _fetch(Edition("ja", f"{base}/good.pdf", sha256="0" * 64), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/good.pdf", sha256="0" * 64), tmp_path)
     assert result.status == FAILED and "sha256 mismatch" in result.reason
     assert list(tmp_path.iterdir()) == []
 
@@ -246,7 +245,7 @@ def test_sha256_mismatch_is_refused(servers, tmp_path):
 ])
 def test_bad_responses_fail_with_a_reason_and_leave_no_file(servers, tmp_path, path, reason):
     _, base, _ = servers
-    result = _fetch(Edition("ja", base + path), tmp_path)
+    result = _fetch(FetchEntry("ja", base + path), tmp_path)
     assert result.status == FAILED and reason in result.reason, result.reason
     assert "\n" not in result.reason
     assert not (tmp_path / "ja.pdf").exists() and not (tmp_path / "ja.pdf.part").exists()
@@ -255,8 +254,8 @@ def test_bad_responses_fail_with_a_reason_and_leave_no_file(servers, tmp_path, p
 
 def test_failure_keeps_the_previous_good_file(servers, tmp_path):
     _, base, _ = servers
-    _fetch(Edition("ja", f"{base}/good.pdf"), tmp_path)
-    result = _fetch(Edition("ja", f"{base}/page.pdf"), tmp_path)
+    _fetch(FetchEntry("ja", f"{base}/good.pdf"), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/page.pdf"), tmp_path)
     assert result.status == FAILED
     assert (tmp_path / "ja.pdf").read_bytes() == PDF and read_records(tmp_path)["ja"]["sha256"] == SHA
 
@@ -264,30 +263,30 @@ def test_failure_keeps_the_previous_good_file(servers, tmp_path):
 def test_local_write_error_is_a_failed_result(servers, tmp_path):
     _, base, _ = servers
     (tmp_path / "not-a-dir").write_text("")
-    result = _fetch(Edition("ja", f"{base}/good.pdf"), tmp_path / "not-a-dir")
+    result = _fetch(FetchEntry("ja", f"{base}/good.pdf"), tmp_path / "not-a-dir")
     assert result.status == FAILED and result.reason.startswith("local file error")
 
 
 def test_octet_stream_with_pdf_magic_is_accepted(servers, tmp_path):
     _, base, _ = servers
-    assert _fetch(Edition("ja", f"{base}/octet.pdf"), tmp_path).status == DOWNLOADED
+    assert _fetch(FetchEntry("ja", f"{base}/octet.pdf"), tmp_path).status == DOWNLOADED
 
 
 def test_disallowed_host_is_refused_without_a_request(servers, tmp_path):
     _, _, other = servers
     url = f"http://127.0.0.2:{servers[0].other_port}/good.pdf"
-    result = _fetch(Edition("ja", url), tmp_path)
+    result = _fetch(FetchEntry("ja", url), tmp_path)
     assert result.status == FAILED and "'127.0.0.2' is not in allowed_hosts" in result.reason
     assert other.requests == []
     # Control: the same URL is reachable once its host is allowed, so the zero above means something.
-    entry = Edition("ja", url)
+    entry = FetchEntry("ja", url)
     ok = fetch_one(_manifest(entry, hosts=("127.0.0.2",)), entry, tmp_path, timeout=TIMEOUT)
     assert ok.status == DOWNLOADED and len(other.requests) == 1
 
 
 def test_redirect_to_a_disallowed_host_is_refused(servers, tmp_path):
     state, base, other = servers
-    result = _fetch(Edition("ja", f"{base}/redirect-away.pdf"), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/redirect-away.pdf"), tmp_path)
     assert result.status == FAILED and "127.0.0.2" in result.reason and "allowed_hosts" in result.reason
     assert other.requests == [] and not list(tmp_path.glob("ja.pdf*"))
 
@@ -295,7 +294,7 @@ def test_redirect_to_a_disallowed_host_is_refused(servers, tmp_path):
 def test_redirect_checked_after_the_fact_with_a_custom_opener(servers, tmp_path):
     """A caller's opener follows any redirect; the final URL is still checked before writing."""
     _, base, other = servers
-    result = _fetch(Edition("ja", f"{base}/redirect-away.pdf"), tmp_path,
+    result = _fetch(FetchEntry("ja", f"{base}/redirect-away.pdf"), tmp_path,
                     opener=urllib.request.build_opener())
     assert result.status == FAILED and "127.0.0.2" in result.reason
     assert not list(tmp_path.glob("ja.pdf*"))
@@ -303,7 +302,7 @@ def test_redirect_checked_after_the_fact_with_a_custom_opener(servers, tmp_path)
 
 def test_redirect_within_allowed_hosts_is_followed(servers, tmp_path):
     _, base, _ = servers
-    result = _fetch(Edition("ja", f"{base}/redirect-home.pdf"), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/redirect-home.pdf"), tmp_path)
     assert result.status == DOWNLOADED
     assert read_records(tmp_path)["ja"]["final_url"] == f"{base}/good.pdf"
 
@@ -311,7 +310,7 @@ def test_redirect_within_allowed_hosts_is_followed(servers, tmp_path):
 def test_resume_from_a_part_file(servers, tmp_path):
     state, base, _ = servers
     (tmp_path / "ja.pdf.part").write_bytes(PDF[:HALF])
-    result = _fetch(Edition("ja", f"{base}/good.pdf", sha256=SHA), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/good.pdf", sha256=SHA), tmp_path)
     assert (result.status, result.resumed_from, result.sha256) == (DOWNLOADED, HALF, SHA)
     assert [h.get("range") for _, h in state.requests] == [f"bytes={HALF}-"]
     assert (tmp_path / "ja.pdf").read_bytes() == PDF and not (tmp_path / "ja.pdf.part").exists()
@@ -319,7 +318,7 @@ def test_resume_from_a_part_file(servers, tmp_path):
 
 def test_interrupted_download_keeps_its_part_and_resumes_with_if_range(servers, tmp_path):
     state, base, _ = servers
-    entry = Edition("ja", f"{base}/flaky.pdf")
+    entry = FetchEntry("ja", f"{base}/flaky.pdf")
     first = _fetch(entry, tmp_path)
     assert first.status == FAILED and f"after {HALF} of {len(PDF)} bytes" in first.reason, first.reason
     assert not (tmp_path / "ja.pdf").exists() and (tmp_path / "ja.pdf.part").stat().st_size == HALF
@@ -333,7 +332,7 @@ def test_interrupted_download_keeps_its_part_and_resumes_with_if_range(servers, 
 def test_server_ignoring_range_restarts_from_zero(servers, tmp_path):
     state, base, _ = servers
     (tmp_path / "ja.pdf.part").write_bytes(b"x" * HALF)
-    result = _fetch(Edition("ja", f"{base}/norange.pdf", sha256=SHA), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/norange.pdf", sha256=SHA), tmp_path)
     assert (result.status, result.resumed_from) == (DOWNLOADED, 0)
     assert state.requests[0][1]["range"] == f"bytes={HALF}-"
     assert (tmp_path / "ja.pdf").read_bytes() == PDF
@@ -343,7 +342,7 @@ def test_corrupt_part_is_discarded_and_fetched_whole(servers, tmp_path):
     """The server honours the range but the kept bytes were wrong: the hash catches it, one fresh try."""
     state, base, _ = servers
     (tmp_path / "ja.pdf.part").write_bytes(b"x" * HALF)
-    result = _fetch(Edition("ja", f"{base}/good.pdf", sha256=SHA), tmp_path)
+    result = _fetch(FetchEntry("ja", f"{base}/good.pdf", sha256=SHA), tmp_path)
     assert (result.status, result.resumed_from) == (DOWNLOADED, 0)
     assert [h.get("range") for _, h in state.requests] == [f"bytes={HALF}-", None]
     assert (tmp_path / "ja.pdf").read_bytes() == PDF
@@ -353,21 +352,21 @@ def test_unpinned_part_without_validator_is_not_resumed(servers, tmp_path):
     """Without an ETag/Last-Modified or a pinned hash, mixed versions could go unnoticed: start over."""
     state, base, _ = servers
     (tmp_path / "ja.pdf.part").write_bytes(PDF[:HALF])
-    assert _fetch(Edition("ja", f"{base}/good.pdf"), tmp_path).resumed_from == 0
+    assert _fetch(FetchEntry("ja", f"{base}/good.pdf"), tmp_path).resumed_from == 0
     assert "range" not in state.requests[0][1]
 
 
 def test_progress_reports_bytes(servers, tmp_path):
     _, base, _ = servers
     calls: list[tuple[str, int, int]] = []
-    _fetch(Edition("ja", f"{base}/good.pdf"), tmp_path, progress=lambda *a: calls.append(a))
+    _fetch(FetchEntry("ja", f"{base}/good.pdf"), tmp_path, progress=lambda *a: calls.append(a))
     assert {s for s, _, _ in calls} == {"fetch ja"} and sum(n for _, n, _ in calls) == len(PDF)
     assert all(total == len(PDF) for _, _, total in calls)
 
 
 def test_fetch_all_reports_each_language(servers, tmp_path):
     _, base, _ = servers
-    manifest = _manifest(Edition("ja", f"{base}/good.pdf"), Edition("en"), Edition("vi", f"{base}/page.pdf"))
+    manifest = _manifest(FetchEntry("ja", f"{base}/good.pdf"), FetchEntry("en"), FetchEntry("vi", f"{base}/page.pdf"))
     results = fetch_all(manifest, tmp_path, timeout=TIMEOUT)
     assert [(r.language, r.status) for r in results] == [("ja", DOWNLOADED), ("en", SKIPPED), ("vi", FAILED)]
     assert [r.language for r in fetch_all(manifest, tmp_path, languages=["en"])] == ["en"]
@@ -376,7 +375,7 @@ def test_fetch_all_reports_each_language(servers, tmp_path):
 
 
 def test_shipped_manifest_parses_and_empty_urls_are_skipped(tmp_path):
-    manifest = load_manifest(ROOT / "data" / "guidebook" / "editions.toml")
+    manifest = load_fetch_list(ROOT / "data" / "guidebook" / "editions.toml")
     expected = ["ja", "ja-easy", "en", "zh-Hans", "ko", "es", "pt", "vi", "ne", "th", "id", "my", "km",
                 "tl", "mn", "tr", "uk"]
     assert manifest.languages() == expected and manifest.allowed_hosts == ("www.moj.go.jp",)
@@ -387,9 +386,9 @@ def test_shipped_manifest_parses_and_empty_urls_are_skipped(tmp_path):
             raise AssertionError("no request expected")
 
     results = fetch_all(manifest, tmp_path / "pdf", opener=NoNetwork())
-    blank = [e.language for e in manifest.editions if not e.url]
+    blank = [e.language for e in manifest.entries if not e.url]
     assert [r.language for r in results if r.status == SKIPPED] == blank
-    for e in manifest.editions:  # any URL a maintainer fills in must be on the official host
+    for e in manifest.entries:  # any URL a maintainer fills in must be on the official host
         assert not e.url or e.url.startswith("https://www.moj.go.jp/isa/content/")
 
 
@@ -403,18 +402,18 @@ def test_shipped_manifest_parses_and_empty_urls_are_skipped(tmp_path):
 ])
 def test_manifest_errors_name_the_entry_and_field(edition, message):
     with pytest.raises(FetchError) as info:
-        parse_manifest({"allowed_hosts": ["www.moj.go.jp"], "edition": [edition]})
+        parse_fetch_list({"allowed_hosts": ["www.moj.go.jp"], "edition": [edition]})
     assert message in str(info.value)
 
 
 def test_manifest_rejects_duplicates_and_missing_hosts(tmp_path):
     with pytest.raises(FetchError, match="listed twice"):
-        parse_manifest({"allowed_hosts": ["a"], "edition": [{"language": "ja"}, {"language": "ja"}]})
+        parse_fetch_list({"allowed_hosts": ["a"], "edition": [{"language": "ja"}, {"language": "ja"}]})
     with pytest.raises(FetchError, match="allowed_hosts"):
-        parse_manifest({"edition": []})
+        parse_fetch_list({"edition": []})
     (tmp_path / "bad.toml").write_text("allowed_hosts = [", encoding="utf-8")
     with pytest.raises(FetchError, match="not valid TOML"):
-        load_manifest(tmp_path / "bad.toml")
+        load_fetch_list(tmp_path / "bad.toml")
 
 
 def test_find_pdf_links():
@@ -432,6 +431,6 @@ def test_find_pdf_links():
 
 
 def test_skipped_entry_touches_nothing(tmp_path):
-    result = fetch_one(_manifest(Edition("ja")), "ja", tmp_path / "absent")
-    assert (result.status, result.reason, result.ok) == (SKIPPED, "no url in the manifest", True)
+    result = fetch_one(_manifest(FetchEntry("ja")), "ja", tmp_path / "absent")
+    assert (result.status, result.reason, result.ok) == (SKIPPED, "no url in the fetch list", True)
     assert not (tmp_path / "absent").exists()

@@ -134,7 +134,7 @@ def test_snippet_document_metadata(snippet: Path, snippet_doc: Document) -> None
     assert doc.title == "見本法"
     assert doc.source_id == "999AC0000000010"
     assert doc.language == "ja"
-    assert doc.edition == "2025-04-01 revision"
+    assert doc.release == "2025-04-01 revision"
     assert doc.url == "https://laws.e-gov.go.jp/law/999AC0000000010"
     assert doc.path == str(snippet)
     assert doc.meta["law_number"] == "令和六年法律第十号"
@@ -142,9 +142,9 @@ def test_snippet_document_metadata(snippet: Path, snippet_doc: Document) -> None
 
 
 def test_snippet_overrides(snippet: Path) -> None:
-    doc = load_law_html(snippet, source_id="mihon", title="T", language="ja-x", edition="E",
+    doc = load_law_html(snippet, source_id="mihon", title="T", language="ja-x", release="E",
                         url="https://example.invalid/law")
-    assert (doc.source_id, doc.title, doc.language, doc.edition, doc.url) == (
+    assert (doc.source_id, doc.title, doc.language, doc.release, doc.url) == (
         "mihon", "T", "ja-x", "E", "https://example.invalid/law")
 
 
@@ -291,7 +291,7 @@ def test_all_files_load(all_docs: dict[str, Document]) -> None:
     for law_id, doc in all_docs.items():
         assert doc.source_id == law_id
         assert doc.title and doc.language == "ja"
-        assert re.fullmatch(r"\d{4}-\d{2}-\d{2} revision", doc.edition)
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2} revision", doc.release)
         assert doc.url == f"https://laws.e-gov.go.jp/law/{law_id}"
         assert len(doc.blocks) > 20
         assert is_law_html(Path(doc.path))

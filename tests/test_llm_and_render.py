@@ -70,7 +70,7 @@ def llm_server():
 def kb(tmp_path, fake_embedder, llm_server):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "guide.md").write_text(GUIDE, encoding="utf-8")
-    KnowledgeBase.build([tmp_path / "src"], index=tmp_path / "idx")
+    KnowledgeBase.sync([tmp_path / "src"], index=tmp_path / "idx")
     base = f"http://127.0.0.1:{llm_server.server_port}/v1"
     kb = KnowledgeBase.open(tmp_path / "idx", llm_base_url=base, llm_model="local", llm_api_key="secret",
                             llm_timeout=1.0)
@@ -113,7 +113,7 @@ def test_unusable_generated_answers_fall_back_to_quotes(kb, llm_server, reply, r
 def test_endpoint_down_falls_back(tmp_path, fake_embedder):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "guide.md").write_text(GUIDE, encoding="utf-8")
-    KnowledgeBase.build([tmp_path / "src"], index=tmp_path / "idx")
+    KnowledgeBase.sync([tmp_path / "src"], index=tmp_path / "idx")
     with KnowledgeBase.open(tmp_path / "idx", llm_base_url="http://127.0.0.1:9/v1", llm_timeout=1.0) as kb:
         answer = kb.ask(QUESTION, generate=True)
         assert answer.method == "extractive" and "unreachable" in answer.note

@@ -1,4 +1,4 @@
-"""index/onnx_backend.py: export + quantise once, then embed with onnxruntime alone.
+"""index/embed/onnx_export.py and onnx_runtime.py: export + quantise once, then embed with onnxruntime alone.
 
 A tiny random BERT checks export, caching and token_type_ids quickly (unit); the real default model
 checks the int8 and fp32 exports against sentence-transformers fp32 (integration).
@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.onnx_backend import OnnxEmbedder, ensure_onnx, export_onnx, is_complete
+from index.embed.onnx_export import ensure_onnx, export_onnx, is_complete
+from index.embed.onnx_runtime import OnnxEmbedder
 from tests.conftest import MODEL_CACHE, ROOT
 
 pytest.importorskip("onnxruntime")
@@ -93,7 +94,7 @@ def test_tiny_export_matches_torch_and_feeds_token_type_ids(tiny_model, tmp_path
 
 
 def test_tiny_ensure_is_cached_and_redone_when_the_source_changes(tiny_model, tmp_path, monkeypatch):
-    import index.onnx_backend as backend
+    import index.embed.onnx_export as backend
 
     calls = []
     real = backend.export_onnx
@@ -111,7 +112,7 @@ def test_tiny_ensure_is_cached_and_redone_when_the_source_changes(tiny_model, tm
 def test_tiny_concurrent_callers_export_once(tiny_model, tmp_path, monkeypatch):
     import threading
 
-    import index.onnx_backend as backend
+    import index.embed.onnx_export as backend
 
     calls = []
     real = backend.export_onnx
@@ -140,7 +141,7 @@ def test_empty_input_and_progress(tiny_model, tmp_path):
 @pytest.fixture(scope="module")
 def real():
     """The converted default model, its int8 and fp32 exports (all cached in the shared model cache)."""
-    from index.e5convert import ensure_converted
+    from index.embed.e5convert import ensure_converted
 
     st_folder = ensure_converted(MODEL_CACHE)
     int8 = ensure_onnx(MODEL_CACHE, st_folder, f"{st_folder.name}-onnx-int8")
@@ -211,7 +212,7 @@ def test_retrieval_sanity(real):
 def test_query_path_imports_no_torch(real):
     code = (
         "import json, sys\n"
-        "from index.onnx_backend import OnnxEmbedder\n"
+        "from index.embed.onnx_runtime import OnnxEmbedder\n"
         f"emb = OnnxEmbedder({str(real[1])!r}, 'x')\n"
         "assert emb.embed_queries(['在留カード']).shape == (1, 384)\n"
         "heavy = {'torch', 'transformers', 'sentence_transformers', 'onnx'}\n"
@@ -224,7 +225,7 @@ def test_query_path_imports_no_torch(real):
 
 @pytest.mark.integration
 def test_ensure_onnx_is_a_no_op_the_second_time(real, monkeypatch):
-    import index.onnx_backend as backend
+    import index.embed.onnx_export as backend
 
     before = (real[1] / "model.onnx").stat().st_mtime_ns
     monkeypatch.setattr(backend, "export_onnx", lambda *a, **kw: pytest.fail("exported again"))

@@ -134,8 +134,8 @@ def test_document_defaults_and_overrides(doc: Document, guidebook: pdfgen.Guideb
     assert doc.language == "ja"
     assert doc.path == str(guidebook.path)
     custom = load_pdf(guidebook.path, source_id="gb-ja", title="Guidebook", language="ja-easy",
-                      edition="sample-2026", url="https://example.org/gb.pdf")
-    assert (custom.source_id, custom.title, custom.language, custom.edition, custom.url) == (
+                      release="sample-2026", url="https://example.org/gb.pdf")
+    assert (custom.source_id, custom.title, custom.language, custom.release, custom.url) == (
         "gb-ja", "Guidebook", "ja-easy", "sample-2026", "https://example.org/gb.pdf")
     assert custom.issues[0].source == "gb-ja"
 

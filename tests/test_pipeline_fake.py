@@ -6,12 +6,12 @@ import pytest
 
 from index.layout import IndexLayout
 from kb import KnowledgeBase
-from kb.errors import IndexNotFoundError, IngestError, QueryError
+from kb.errors import IndexMismatchError, IndexNotFoundError, IngestError, QueryError
 
 SAMPLE = """+++
 title = "テスト文書"
 language = "ja"
-edition = "test-1"
+release = "test-1"
 +++
 
 > サンプル：テスト用です。
@@ -43,7 +43,7 @@ def corpus(tmp_path):
 
 
 def test_build_search_and_cite(corpus, tmp_path, fake_embedder):
-    report = KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    report = KnowledgeBase.sync([corpus], index=tmp_path / "idx")
     by_id = {s.source_id: s for s in report.sources}
     assert by_id["src/guide.md"].chunks == 2 and by_id["src/notes.txt"].chunks == 1
     assert "src/broken.pdf" in by_id and by_id["src/broken.pdf"].error  # reported, not fatal
@@ -52,7 +52,7 @@ def test_build_search_and_cite(corpus, tmp_path, fake_embedder):
         top = result.hits[0]
         assert top.chunk.section_id == "1.1.3" and top.keyword_score and top.keyword_score > 0
         c = top.citation
-        assert (c.title, c.language, c.edition, c.page_label) == ("テスト文書", "ja", "test-1", "3")
+        assert (c.title, c.language, c.release, c.page_label) == ("テスト文書", "ja", "test-1", "3")
         assert c.label() == "テスト文書 [ja, test-1] § 1.1.3 第1章 入国・在留手続 > 1 在留カード > (3) 紛失, p. 3"
         assert set(result.timings_ms) >= {"embed", "dense", "keyword", "fusion", "total"}
         assert json.loads(json.dumps(result.to_dict()))["hits"][0]["citation"]["section_id"] == "1.1.3"
@@ -61,13 +61,14 @@ def test_build_search_and_cite(corpus, tmp_path, fake_embedder):
         assert answer.sentences[0].citations == (1,)
         assert answer.sentences[0].text in answer.sources[0].chunk.text
         status = kb.status()
-        assert status["chunks"] == 3 and status["languages"] == {"ja": 3}
-        assert status["model"] == "fake/bigram-hash"
-        assert status["sentences"] >= 3 and status["rerank_depth"] == 20
+        assert status.chunks == 3 and status.languages == {"ja": 3}
+        assert status.model == "fake/bigram-hash"
+        assert status.sentences >= 3 and status.rerank_depth == 20
+        assert status.to_dict()["sources"][0]["skipped_pages"] == 0
 
 
 def test_modes_and_query_errors(corpus, tmp_path, fake_embedder):
-    KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    KnowledgeBase.sync([corpus], index=tmp_path / "idx")
     kb = KnowledgeBase.open(tmp_path / "idx")
     assert kb.search("住民税", k=1, mode="keyword").hits[0].chunk.section_id == "8.2"
     assert kb.search("住民税", k=1, mode="dense").hits
@@ -85,36 +86,36 @@ def test_modes_and_query_errors(corpus, tmp_path, fake_embedder):
 
 def test_bad_inputs_are_clear_errors(tmp_path, fake_embedder):
     with pytest.raises(IngestError, match="no such file"):
-        KnowledgeBase.build([tmp_path / "missing"], index=tmp_path / "idx")
+        KnowledgeBase.sync([tmp_path / "missing"], index=tmp_path / "idx")
     empty = tmp_path / "empty.md"
     empty.write_text("", encoding="utf-8")
     with pytest.raises(IngestError, match="nothing to index: .*empty"):
-        KnowledgeBase.build([empty], index=tmp_path / "idx")
+        KnowledgeBase.sync([empty], index=tmp_path / "idx")
     (tmp_path / "dir").mkdir()
     with pytest.raises(IngestError, match="no supported files"):
-        KnowledgeBase.build([tmp_path / "dir"], index=tmp_path / "idx")
-    with pytest.raises(IndexNotFoundError, match="kb ingest"):
+        KnowledgeBase.sync([tmp_path / "dir"], index=tmp_path / "idx")
+    with pytest.raises(IndexNotFoundError, match="kb sync"):
         KnowledgeBase.open(tmp_path / "nowhere")
 
 
 def test_rebuild_publishes_atomically_and_old_readers_keep_working(corpus, tmp_path, fake_embedder):
     root = tmp_path / "idx"
-    KnowledgeBase.build([corpus], index=root)
+    KnowledgeBase.sync([corpus], index=root)
     old = KnowledgeBase.open(root)
     first = IndexLayout(root).current()
     (corpus / "guide.md").unlink()
-    KnowledgeBase.build([corpus], index=root)
+    KnowledgeBase.sync([corpus], index=root)
     second = IndexLayout(root).current()
     assert first != second and not list((root / "staging").iterdir())
     assert old.search("在留カード", k=1).hits[0].chunk.section_id == "1.1.3"  # old version still readable
     with KnowledgeBase.open(root) as new:
-        assert new.status()["chunks"] == 1
+        assert new.status().chunks == 1
     old.close()
 
 
 def test_failed_build_leaves_live_index_untouched(corpus, tmp_path, fake_embedder, monkeypatch):
     root = tmp_path / "idx"
-    KnowledgeBase.build([corpus], index=root)
+    KnowledgeBase.sync([corpus], index=root)
     live = IndexLayout(root).current()
 
     def boom(*a, **kw):
@@ -123,15 +124,15 @@ def test_failed_build_leaves_live_index_untouched(corpus, tmp_path, fake_embedde
     monkeypatch.setattr(fake_embedder, "embed_passages", boom)
     (corpus / "notes.txt").write_text("第1章 ごみ\n\n粗大ごみは予約が必要です。\n", encoding="utf-8")  # needs embedding
     with pytest.raises(RuntimeError):
-        KnowledgeBase.build([corpus], index=root)
+        KnowledgeBase.sync([corpus], index=root)
     assert IndexLayout(root).current() == live
     assert not list((root / "staging").iterdir())
     with KnowledgeBase.open(root) as kb:
-        assert kb.status()["chunks"] == 3
+        assert kb.status().chunks == 3
 
 
 def test_index_holds_no_pickles(corpus, tmp_path, fake_embedder):
-    KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    KnowledgeBase.sync([corpus], index=tmp_path / "idx")
     version = IndexLayout(tmp_path / "idx").current()
     names = {p.name for p in version.rglob("*") if p.is_file()}
     assert "manifest.json" in names and "chunks.sqlite" in names and "vectors.faiss" in names
@@ -157,9 +158,9 @@ def test_default_index_is_built_from_the_sample_on_first_use(isolated_home, fake
     stages = []
     kb = KnowledgeBase.open(progress=lambda stage, n, total: stages.append(stage))
     status = kb.status()
-    assert status["index"] == str(isolated_home / "index")
-    assert {"ja", "en"} <= set(status["languages"]) and "load" in stages and "embed" in stages
-    assert all(s["title"] for s in status["sources"])
+    assert status.index == str(isolated_home / "index")
+    assert {"ja", "en"} <= set(status.languages) and "load" in stages and "embed" in stages
+    assert all(s.title for s in status.sources)
     calls = fake_embedder.passage_calls
     KnowledgeBase.open().close()  # second open reuses the published index
     assert fake_embedder.passage_calls == calls
@@ -175,14 +176,14 @@ def test_every_sample_file_is_labelled_as_a_sample():
     for f in files:
         doc = load(f)
         assert doc.meta.get("sample") == "True" and doc.meta.get("notice"), f.source_id
-        assert doc.edition == "sample-2026" and doc.blocks
+        assert doc.release == "sample-2026" and doc.blocks
 
 
 def test_law_html_hits_cite_the_article(tmp_path, fake_embedder):
     from tests.conftest import shared
 
     law = shared("corpus", "laws", "326CO0000000319_20250601_505AC0000000028.html")
-    KnowledgeBase.build([law], index=tmp_path / "idx")
+    KnowledgeBase.sync([law], index=tmp_path / "idx")
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         hit = kb.search("新規上陸後の住居地届出 十四日以内", k=3, mode="keyword").hits[0]
         assert hit.chunk.section_id == "第十九条の七"
@@ -202,12 +203,12 @@ def test_pdf_language_and_edition_come_from_the_fetched_file(tmp_path, fake_embe
         "title": "Guidebook on Living and Working", "edition": "8th (2026-02)",
         "url": "https://www.moj.go.jp/isa/content/x.pdf", "sha256": "0" * 64}}), encoding="utf-8")
     pdfgen.make_guidebook(folder / "guide_ja-easy.pdf")
-    KnowledgeBase.build([folder], index=tmp_path / "idx")
+    KnowledgeBase.sync([folder], index=tmp_path / "idx")
     with KnowledgeBase.open(tmp_path / "idx") as kb:
-        sources = {s["source_id"]: s for s in kb.status()["sources"]}
+        sources = {s.source_id: s for s in kb.status().sources}
         en = sources["official/en.pdf"]
-        assert (en["language"], en["title"], en["edition"]) == ("en", "Guidebook on Living and Working", "8th (2026-02)")
-        assert sources["official/guide_ja-easy.pdf"]["language"] == "ja-easy"
+        assert (en.language, en.title, en.release) == ("en", "Guidebook on Living and Working", "8th (2026-02)")
+        assert sources["official/guide_ja-easy.pdf"].language == "ja-easy"
         hit = kb.search("lose residence card", k=1, languages=["en"]).hits[0]
         assert hit.citation.url == "https://www.moj.go.jp/isa/content/x.pdf"
 
@@ -215,7 +216,7 @@ def test_pdf_language_and_edition_come_from_the_fetched_file(tmp_path, fake_embe
 def test_hybrid_search_is_reranked_and_ask_embeds_no_sentence(corpus, tmp_path, fake_embedder, monkeypatch):
     import answer.retrieve
 
-    KnowledgeBase.build([corpus], index=tmp_path / "idx")
+    KnowledgeBase.sync([corpus], index=tmp_path / "idx")
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         result = kb.search("在留カードをなくした", k=3)
         assert result.reranked and "rerank" in result.timings_ms
@@ -233,3 +234,22 @@ def test_hybrid_search_is_reranked_and_ask_embeds_no_sentence(corpus, tmp_path, 
     with KnowledgeBase.open(tmp_path / "idx", rerank_depth=0) as kb:
         off = kb.search("在留カードをなくした", k=3)
         assert not off.reranked and "rerank" not in off.timings_ms
+
+
+def test_the_embedder_is_a_part_the_caller_can_pass(corpus, tmp_path, monkeypatch):
+    """No registry, no monkeypatching: the facade takes the embedder as a part."""
+    from tests.fakes import FakeEmbedder
+
+    monkeypatch.setenv("KB_ABSTAIN_BELOW", "0")
+    fake = FakeEmbedder()
+    report = KnowledgeBase.sync([corpus], index=tmp_path / "idx", embedder=fake)
+    assert report.embedded == 3 and fake.passage_calls > 0
+    with KnowledgeBase.open(tmp_path / "idx", embedder=fake) as kb:
+        assert kb.search("在留カード 紛失", k=1).hits[0].chunk.section_id == "1.1.3"
+        assert kb.status().model == fake.model_id
+
+    class Other(FakeEmbedder):
+        model_id = "another/model"
+
+    with pytest.raises(IndexMismatchError, match="built with model fake/bigram-hash"):
+        KnowledgeBase.open(tmp_path / "idx", embedder=Other())

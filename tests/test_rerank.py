@@ -6,7 +6,8 @@ import pytest
 
 from answer.rerank import FEATURES, WEIGHTS, feature_matrix, rerank
 from index.keyword import KeywordIndex
-from index.sentences import MIN_CHARS, SentenceVectors, sentence_texts
+from index.sentences import SentenceVectors, sentence_texts
+from ingest.chunker import MIN_SENTENCE_CHARS as MIN_CHARS
 from kb.errors import IndexMismatchError
 from kb.model import Chunk
 from tests.fakes import FakeEmbedder

@@ -24,8 +24,9 @@ def make_client(index):
     """``make_client(**ServiceConfig fields)`` -> a started TestClient; closed after the test."""
     opened: list[tuple[TestClient, KnowledgeBase]] = []
 
-    def make(*, reload_every: float = 0, raise_errors: bool = True, **config) -> TestClient:
-        kb = KnowledgeBase.open(index, reload_every=reload_every)
+    def make(*, reload_every: float = 0, raise_errors: bool = True, max_query_chars: int = 2000,
+             **config) -> TestClient:
+        kb = KnowledgeBase.open(index, reload_every=reload_every, max_query_chars=max_query_chars)
         client = TestClient(create_app(kb, ServiceConfig(**config)), raise_server_exceptions=raise_errors)
         client.__enter__()
         opened.append((client, kb))
@@ -184,7 +185,7 @@ def test_a_newly_published_version_is_served_without_restart(make_client, index,
     first = client.post("/search", json={"query": "在留期間の更新", "languages": ["ja"]}).json()
     assert any("3か月前" in h["text"] for h in first["hits"])
     changed = JA.replace("満了の3か月前から", "満了の6か月前から")
-    KnowledgeBase.build([write_sources(tmp_path / "src2", {"ja": changed, "vi": VI})], index=index)
+    KnowledgeBase.sync([write_sources(tmp_path / "src2", {"ja": changed, "vi": VI})], index=index)
     time.sleep(0.3)
     second = client.post("/search", json={"query": "在留期間の更新", "languages": ["ja"]}).json()
     assert any("6か月前" in h["text"] for h in second["hits"])

@@ -36,27 +36,27 @@ def src(tmp_path):
 
 
 def test_only_changed_chunks_are_embedded_and_changes_are_reported(src, tmp_path, fake_embedder):
-    first = KnowledgeBase.build([src], index=tmp_path / "idx")
-    sentences = first.changes["chunks"]["sentences_embedded"]
+    first = KnowledgeBase.sync([src], index=tmp_path / "idx")
+    sentences = first.changes.chunks.sentences_embedded
     assert first.embedded == first.chunks == 15 and sentences >= 15
     assert fake_embedder.passage_calls == 15 + sentences  # every passage and sentence, once
     (src / "02.md").write_text(chapter(2, extra="新しい規則が加わりました。"), encoding="utf-8")
-    second = KnowledgeBase.build([src], index=tmp_path / "idx")
+    second = KnowledgeBase.sync([src], index=tmp_path / "idx")
     # One subsection changed: its passage and the one new sentence; its other sentences are cached.
     assert second.embedded == 1 and fake_embedder.passage_calls == 15 + sentences + 2
-    assert second.changes["documents"] == {"added": [], "changed": ["src/02.md"], "removed": [], "unchanged": 2}
-    assert second.changes["chunks"] == {"added": 1, "removed": 1, "unchanged": 14, "embedded": 1,
+    assert second.changes.documents.to_dict() == {"added": [], "changed": ["src/02.md"], "removed": [], "unchanged": 2}
+    assert second.changes.chunks.to_dict() == {"added": 1, "removed": 1, "unchanged": 14, "embedded": 1,
                                         "sentences_embedded": 1}
-    third = KnowledgeBase.build([src], index=tmp_path / "idx")
-    assert third.embedded == 0 and third.changes["chunks"]["sentences_embedded"] == 0
-    assert third.changes["documents"]["unchanged"] == 3
+    third = KnowledgeBase.sync([src], index=tmp_path / "idx")
+    assert third.embedded == 0 and third.changes.chunks.sentences_embedded == 0
+    assert third.changes.documents.unchanged == 3
 
 
 def test_deleted_document_disappears_from_search(src, tmp_path, fake_embedder):
-    KnowledgeBase.build([src], index=tmp_path / "idx")
+    KnowledgeBase.sync([src], index=tmp_path / "idx")
     (src / "03.md").unlink()
-    report = KnowledgeBase.build([src], index=tmp_path / "idx")
-    assert report.changes["documents"]["removed"] == ["src/03.md"]
+    report = KnowledgeBase.sync([src], index=tmp_path / "idx")
+    assert report.changes.documents.removed == ("src/03.md",)
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         hits = kb.search("第3章の説明", k=20).hits
         assert hits and all(h.chunk.source_id != "src/03.md" for h in hits)
@@ -65,14 +65,14 @@ def test_deleted_document_disappears_from_search(src, tmp_path, fake_embedder):
 def test_a_second_writer_is_refused(src, tmp_path, fake_embedder):
     with writer_lock(tmp_path / "idx"):
         with pytest.raises(IndexLockedError, match=f"pid {os.getpid()}"):
-            KnowledgeBase.build([src], index=tmp_path / "idx")
+            KnowledgeBase.sync([src], index=tmp_path / "idx")
         result = runner.invoke(app, ["sync", str(src), "--index", str(tmp_path / "idx")])
         assert result.exit_code == 1 and "another ingest or sync" in result.stderr
-    KnowledgeBase.build([src], index=tmp_path / "idx")  # released: works again
+    KnowledgeBase.sync([src], index=tmp_path / "idx")  # released: works again
 
 
 def test_readers_keep_answering_during_a_sync_and_reload(src, tmp_path, fake_embedder):
-    KnowledgeBase.build([src], index=tmp_path / "idx")
+    KnowledgeBase.sync([src], index=tmp_path / "idx")
     kb = KnowledgeBase.open(tmp_path / "idx", reload_every=0)
     errors, done = [], threading.Event()
 
@@ -89,7 +89,7 @@ def test_readers_keep_answering_during_a_sync_and_reload(src, tmp_path, fake_emb
     old = kb.version
     for i in range(3):
         (src / "01.md").write_text(chapter(1, extra=f"改訂{i}。"), encoding="utf-8")
-        KnowledgeBase.build([src], index=tmp_path / "idx")
+        KnowledgeBase.sync([src], index=tmp_path / "idx")
     assert kb.reload() and kb.version != old and not kb.reload()
     done.set()
     for t in readers:
@@ -100,11 +100,11 @@ def test_readers_keep_answering_during_a_sync_and_reload(src, tmp_path, fake_emb
 
 def test_rollback_and_diff(src, tmp_path, fake_embedder):
     index = tmp_path / "idx"
-    KnowledgeBase.build([src], index=index)
+    KnowledgeBase.sync([src], index=index)
     first = IndexLayout(index).current().name
     (src / "02.md").write_text(chapter(2, extra="新しい規則が加わりました。"), encoding="utf-8")
     (src / "04.md").write_text(chapter(4), encoding="utf-8")
-    KnowledgeBase.build([src], index=index)
+    KnowledgeBase.sync([src], index=index)
     result = runner.invoke(app, ["diff", "--index", str(index), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -121,8 +121,9 @@ def test_rollback_and_diff(src, tmp_path, fake_embedder):
 KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
-import index.embedder, index.layout
+import index.layout
 from tests.fakes import FakeEmbedder
+from index.embed import ModelSpec, register_model
 from kb import KnowledgeBase
 
 stage, src, idx, marker = sys.argv[1:5]
@@ -135,8 +136,7 @@ def slow_embed(texts, progress=None):
     time.sleep(0.3)  # killed somewhere in here
     return out
 fake.embed_passages = slow_embed
-index.embedder.load_embedder = lambda *a, **kw: fake
-index.embedder.model_identity = lambda m: fake.model_id
+register_model("fake", ModelSpec(identity=lambda: fake.model_id, factory=lambda threads, batch: fake))
 if stage == "publish":
     real_point_to = index.layout.IndexLayout.point_to
     def stalled(self, version):
@@ -144,7 +144,7 @@ if stage == "publish":
         time.sleep(30)  # killed after the new version folder is in place, before CURRENT moves
         real_point_to(self, version)
     index.layout.IndexLayout.point_to = stalled
-KnowledgeBase.build([src], index=idx, batch_size=2)
+KnowledgeBase.sync([src], index=idx, batch_size=2, model="fake")
 """
 
 
@@ -152,7 +152,7 @@ KnowledgeBase.build([src], index=idx, batch_size=2)
 def test_sync_killed_with_sigkill_leaves_the_live_index_and_the_next_sync_finishes(stage, src, tmp_path, fake_embedder,
                                                                                  monkeypatch):
     index = tmp_path / "idx"
-    KnowledgeBase.build([src], index=index)
+    KnowledgeBase.sync([src], index=index)
     live = IndexLayout(index).current()
     for n in range(4, 12):  # enough new passages that the kill lands mid-embedding
         (src / f"{n:02d}.md").write_text(chapter(n), encoding="utf-8")
@@ -170,23 +170,23 @@ def test_sync_killed_with_sigkill_leaves_the_live_index_and_the_next_sync_finish
     proc.wait()
     assert IndexLayout(index).current() == live  # the pointer never moved
     with KnowledgeBase.open(index) as kb:
-        assert kb.status()["chunks"] == 15 and kb.search("手続", k=3).hits
-    report = KnowledgeBase.build([src], index=index)  # takes the lock the dead process held
+        assert kb.status().chunks == 15 and kb.search("手続", k=3).hits
+    report = KnowledgeBase.sync([src], index=index)  # takes the lock the dead process held
     assert report.chunks == 55 and not list((index / "staging").iterdir())
     if stage == "embed":
         assert 0 < report.embedded < 40  # resumed: some of the 40 new passages were already cached
     else:
         assert report.embedded == 0  # everything was embedded before the kill
     with KnowledgeBase.open(index) as kb:
-        assert kb.status()["chunks"] == 55
+        assert kb.status().chunks == 55
 
 
 def test_search_and_ask_pick_up_a_new_version_by_themselves(src, tmp_path, fake_embedder):
-    KnowledgeBase.build([src], index=tmp_path / "idx")
+    KnowledgeBase.sync([src], index=tmp_path / "idx")
     kb = KnowledgeBase.open(tmp_path / "idx", reload_every=0.01)
     first = kb.version
     (src / "04.md").write_text(chapter(4), encoding="utf-8")
-    KnowledgeBase.build([src], index=tmp_path / "idx")
+    KnowledgeBase.sync([src], index=tmp_path / "idx")
     time.sleep(0.05)
     kb.search("第4章", k=1)
     assert kb.version != first
@@ -198,19 +198,24 @@ def test_search_and_ask_pick_up_a_new_version_by_themselves(src, tmp_path, fake_
     assert kb.ask("手続は何日以内").sources and kb.version != "v999999-broken"
 
 
-def test_an_index_of_an_older_format_is_refused_then_rebuilt_in_place(src, tmp_path, fake_embedder):
+def test_an_index_of_an_older_format_is_refused_then_rebuilt_in_place(src, tmp_path, fake_embedder, monkeypatch):
     import json
 
+    from index.embed import MODELS, register_model
     from index.layout import IndexLayout
     from kb.errors import IndexMismatchError
 
-    KnowledgeBase.build([src], index=tmp_path / "idx")
+    KnowledgeBase.sync([src], index=tmp_path / "idx")
+    register_model("kept-model", MODELS["fake"])  # the same vectors under the name the manifest keeps
+    monkeypatch.delenv("KB_MODEL")  # no model setting: a rebuild keeps the index's own
     manifest = IndexLayout(tmp_path / "idx").current() / "manifest.json"
     data = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**data, "format": data["format"] - 1, "model": "kept-model"}))
     with pytest.raises(IndexMismatchError, match="rebuild"):
         KnowledgeBase.open(tmp_path / "idx")
-    report = KnowledgeBase.build([src], index=tmp_path / "idx")  # the fix the error names works in place
+    report = KnowledgeBase.sync([src], index=tmp_path / "idx")  # the fix the error names works in place
     assert report.embedded == 0  # the cache still holds every vector
     with KnowledgeBase.open(tmp_path / "idx") as kb:
-        assert kb._version.manifest.model == "kept-model" and kb.search("第1章", k=1).hits
+        assert kb.status().model == fake_embedder.model_id and kb.search("第1章", k=1).hits
+    assert json.loads((IndexLayout(tmp_path / "idx").current() / "manifest.json").read_text())["model"] == "kept-model"
+    register_model("kept-model", None)

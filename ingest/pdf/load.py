@@ -25,7 +25,7 @@ def _doc_body_size(pages: list[Page]) -> float:
 
 
 def load_pdf(path: Path, *, source_id: str | None = None, title: str | None = None,
-             language: str | None = None, edition: str = "",
+             language: str | None = None, release: str = "",
              url: str | None = None) -> Document:
     """Read a PDF into a Document (raises IngestError if the file cannot be read at all).
 
@@ -71,6 +71,6 @@ def load_pdf(path: Path, *, source_id: str | None = None, title: str | None = No
     return Document(
         source_id=source, path=str(path), title=title or meta_title(reader) or path.stem,
         language=language or guess_language("\n".join(b.text for b in blocks)),
-        edition=edition, blocks=blocks, url=url, issues=tuple(issues),
+        release=release, blocks=blocks, url=url, issues=tuple(issues),
         meta={"pages": str(len(pages)),
               "pages_indexed": str(len({b.page_index for b in blocks}))})

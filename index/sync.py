@@ -1,0 +1,127 @@
+"""Sync: make an index hold exactly the given sources, as a new version published atomically.
+
+Under the writer lock: load and chunk every file (ingest), compare with the live version, embed
+only what the embedding cache lacks, write the version into staging, publish it, prune. Also the
+other writes a maintainer makes: rollback, and picking versions to diff.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+from index.cache import EmbeddingCache
+from index.diff import diff_versions
+from index.embed import Embedder, load_embedder
+from index.layout import IndexLayout
+from index.lock import writer_lock
+from index.manifest import VersionManifest
+from index.version import CHUNKS, open_store, write_version
+from ingest.language import use_model_cache
+from ingest.loader import collect, load_all
+from kb.config import DEFAULT_MODEL, Settings
+from kb.errors import IndexNotFoundError, IngestError
+from kb.model import (Chunk, ChunkChanges, Document, DocumentChanges, Progress, SyncChanges,
+                      SyncReport)
+
+KEEP_VERSIONS = 2
+CACHE_FILE = "embeddings.sqlite"
+
+
+def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None = None,
+         progress: Progress | None = None) -> SyncReport:
+    """Index exactly the files under ``paths`` as a new version of ``settings.index`` and publish it.
+
+    Files that cannot be read are reported (``SourceReport.error``) and skipped; pages that are
+    image-only or garbled are reported in ``issues``. Raises IngestError when nothing is indexable.
+    ``embedder`` replaces the configured model (it must be the one the index was built with)."""
+    use_model_cache(settings.model_cache)
+    started = time.perf_counter()
+    files = collect([Path(p) for p in paths])
+    if not files:
+        raise IngestError(f"no supported files under {', '.join(map(str, paths))} "
+                          "(.pdf, .md, .txt, e-Gov law .html)")
+    root = settings.index
+    with writer_lock(root):  # taken first: a second sync is refused before any work
+        loaded = load_all(files, settings.chunking, progress)
+        layout = IndexLayout(root)
+        layout.clean_staging()  # builds left behind by a killed writer
+        live = layout.current()
+        # Keep the index's model unless told otherwise: readers of a live index must not find
+        # the next version built with another model.
+        model = settings.model or (embedder and embedder.model_id) or (live and VersionManifest.model_of(live)) \
+            or DEFAULT_MODEL
+        if embedder is None:
+            e = settings.embedding
+            embedder = load_embedder(model, e.model_cache, threads=e.ingest_threads, batch_size=e.batch_size,
+                                     backend=e.backend, progress=progress)
+        doc_changes, chunk_changes = compare(live, loaded.documents, loaded.chunks)
+        cache = EmbeddingCache(root / CACHE_FILE)
+        staged = layout.new_staging()
+        embed_started = time.perf_counter()
+        try:
+            written = write_version(staged, loaded.documents, loaded.chunks, embedder, model=model,
+                                    chunking=settings.chunking, progress=progress, cache=cache)
+            final = layout.publish(staged)
+        except BaseException:
+            layout.discard(staged)
+            raise
+        finally:
+            cache.close()
+        embed_seconds = time.perf_counter() - embed_started
+        layout.prune(KEEP_VERSIONS)
+    changes = SyncChanges(doc_changes, ChunkChanges(chunk_changes.added, chunk_changes.removed,
+                                                    chunk_changes.unchanged, written.embedded,
+                                                    written.sentences_embedded))
+    return SyncReport(str(root), final.name, tuple(loaded.reports), len(loaded.chunks),
+                      time.perf_counter() - started, embed_seconds, changes)
+
+
+def compare(live: Path | None, documents: Sequence[Document],
+            chunks: Sequence[Chunk]) -> tuple[DocumentChanges, ChunkChanges]:
+    """What this build changes compared with the live version: documents by content hash, chunks
+    by id (ids derive from content, so an unchanged chunk keeps its id)."""
+    old_docs: dict[str, str] = {}
+    old_chunks: set[str] = set()
+    if live is not None and (live / CHUNKS).exists():
+        store = open_store(live)
+        try:
+            old_docs = {s.source_id: s.content_hash for s in store.sources()}
+            old_chunks = store.chunk_ids()
+        finally:
+            store.close()
+    new_docs = {d.source_id: d.content_hash for d in documents}
+    new_chunks = {c.chunk_id for c in chunks}
+    both = set(new_docs) & set(old_docs)
+    docs = DocumentChanges(added=tuple(sorted(set(new_docs) - set(old_docs))),
+                           changed=tuple(sorted(k for k in both if new_docs[k] != old_docs[k])),
+                           removed=tuple(sorted(set(old_docs) - set(new_docs))),
+                           unchanged=sum(1 for k in both if new_docs[k] == old_docs[k]))
+    return docs, ChunkChanges(added=len(new_chunks - old_chunks), removed=len(old_chunks - new_chunks),
+                              unchanged=len(new_chunks & old_chunks))
+
+
+def rollback(root: Path) -> str:
+    """Make the previous version live again; returns its name."""
+    with writer_lock(root):
+        layout = IndexLayout(root)
+        previous = layout.previous()
+        if previous is None:
+            raise IndexNotFoundError(f"{root}: no earlier version to roll back to")
+        layout.point_to(previous)
+    return previous.name
+
+
+def diff(root: Path, old: str | None = None, new: str | None = None) -> dict:
+    """Sections added, removed and changed from version ``old`` (default: the previous one) to
+    ``new`` (default: the live one)."""
+    layout = IndexLayout(root)
+
+    def pick(name: str | None, default: Path | None, what: str) -> Path:
+        path = layout.versions / name if name else default
+        if path is None or not path.is_dir():
+            names = sorted(p.name for p in layout.versions.glob("*")) if layout.versions.is_dir() else []
+            raise IndexNotFoundError(f"no {what} version {name or ''} in {layout.root}; versions: {names}")
+        return path
+
+    return diff_versions(pick(old, layout.previous(), "old"), pick(new, layout.current(), "new"))

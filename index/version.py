@@ -1,0 +1,119 @@
+"""One index version: the files it holds, how they are written into staging, and how they are read.
+
+    manifest.json        what it was built with (index.manifest); checked on every open
+    chunks.sqlite        chunk text and metadata by row (index.store)
+    vectors.faiss        the dense leg (index.vectors)
+    keyword/             BM25 over lemma tokens (index.keyword)
+    keyword_bigram/      BM25 over CJK character bigrams
+    sentences.npy        sentence vectors, memory-mapped (index.sentences)
+    sentence_spans.npz   where each sentence sits in its chunk
+
+Row i is the same chunk in every part. Chunks are sorted by edition, so an edition's rows are one
+range (``VersionManifest.languages``). Where versions live and how one is published: ``index.layout``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from index.cache import EmbeddingCache, embed_with_cache
+from index.embed import Embedder
+from index.keyword import KeywordIndex
+from index.layout import IndexLayout
+from index.manifest import MANIFEST, VersionManifest
+from index.sentences import SPANS_FILE, VECTORS_FILE, SentenceVectors, sentence_texts
+from index.store import ChunkStore, write_store
+from index.tokenize import ANALYZER, CJK_BIGRAM
+from index.vectors import VectorIndex
+from kb.config import ChunkSettings
+from kb.errors import IndexMismatchError, IndexNotFoundError
+from kb.model import Chunk, Document, Progress
+
+CHUNKS, VECTORS, KEYWORD, BIGRAM = "chunks.sqlite", "vectors.faiss", "keyword", "keyword_bigram"
+FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE)
+ANALYZERS = f"{ANALYZER}+{CJK_BIGRAM}"  # the keyword legs' analyzer versions, recorded in the manifest
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What both legs index: the heading path (title > chapter > section) and the text."""
+    return chunk.heading() + "\n" + chunk.text
+
+
+@dataclass
+class IndexVersion:
+    """An open, published version (read-only)."""
+
+    path: Path
+    manifest: VersionManifest
+    store: ChunkStore
+    vectors: VectorIndex
+    keyword: KeywordIndex
+    bigram: KeywordIndex
+    sentences: SentenceVectors
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_store(folder: Path) -> ChunkStore:
+    """Only the chunk store of a version folder (diffs and change reports need no vectors)."""
+    return ChunkStore(folder / CHUNKS)
+
+
+def open_version(root: Path) -> IndexVersion:
+    """The version ``root/CURRENT`` names; errors say which command creates or fixes it."""
+    folder = IndexLayout(root).current()
+    if folder is None:
+        raise IndexNotFoundError(f"no index at {root}; build one with `kb sync PATH... --index {root}`")
+    manifest = VersionManifest.read(folder)
+    if manifest.analyzer != ANALYZERS:
+        raise IndexMismatchError(f"{root}: keyword index built with analyzer {manifest.analyzer}, this "
+                                 f"version uses {ANALYZERS}; rebuild with `kb sync`")
+    return IndexVersion(
+        path=folder, manifest=manifest, store=open_store(folder),
+        vectors=VectorIndex.load(folder / VECTORS, manifest.dim, manifest.chunks),
+        keyword=KeywordIndex.load(folder / KEYWORD, manifest.chunks),
+        bigram=KeywordIndex.load(folder / BIGRAM, manifest.chunks, "bigram"),
+        sentences=SentenceVectors.load(folder, manifest.dim, manifest.chunks))
+
+
+@dataclass(frozen=True)
+class Written:
+    """What ``write_version`` embedded now (cache misses): passages and sentences."""
+
+    embedded: int
+    sentences_embedded: int
+
+
+def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[Chunk], embedder: Embedder,
+                  *, model: str, chunking: ChunkSettings, progress: Progress | None = None,
+                  cache: EmbeddingCache | None = None) -> Written:
+    """Write every file of a version into the empty folder ``staged``."""
+    started = time.perf_counter()
+    chunks = sorted(chunks, key=lambda c: c.language)  # one edition's rows: one contiguous range
+    languages: dict[str, list[int]] = {}
+    for row, c in enumerate(chunks):
+        languages.setdefault(c.language, [row, row])[1] = row + 1
+    texts = [indexed_text(c) for c in chunks]
+    # Commit to the cache every few model batches: a killed sync loses at most one of these.
+    batch = 4 * max(1, getattr(embedder, "batch_size", 32))
+    vectors, embedded = embed_with_cache(embedder, texts, cache, progress=progress, batch=batch)
+    VectorIndex.build(vectors, embedder.dim).save(staged / VECTORS)
+    sentence_list, spans, offsets = sentence_texts(chunks)
+    sentence_vectors, sentences_embedded = embed_with_cache(
+        embedder, sentence_list, cache, batch=batch,
+        progress=(lambda _, n, t: progress("embed sentences", n, t)) if progress else None)
+    SentenceVectors(sentence_vectors, spans, offsets).save(staged)
+    KeywordIndex.build(texts, cache=cache).save(staged / KEYWORD)
+    KeywordIndex.build(texts, "bigram", cache=cache).save(staged / BIGRAM)
+    counts: dict[str, int] = {}
+    for c in chunks:
+        counts[c.source_id] = counts.get(c.source_id, 0) + 1
+    write_store(staged / CHUNKS, chunks, documents, counts)
+    VersionManifest(model_id=embedder.model_id, model=model, dim=embedder.dim, analyzer=ANALYZERS,
+                    chunk_size=chunking.size, chunk_overlap=chunking.overlap, chunks=len(chunks),
+                    sentences=len(spans), sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    build_seconds=round(time.perf_counter() - started, 3), languages=languages).write(staged)
+    return Written(embedded, sentences_embedded)
