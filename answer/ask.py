@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from answer.compose import compose_answer
+from answer.compose import blocks_of, compose_answer
 from answer.editions import BASE, aligned
 from answer.llm import LLMError, generate
 from answer.retrieve import HybridRetriever
@@ -34,9 +34,20 @@ def ask(retriever: HybridRetriever, query: str, k: int | None, *, lang: str | No
                          hits=hits, note=note)
     if generate_answer and not out.abstained:
         out = generated(out, hits[:answer.passages], lang, llm, answer.max_sentences)
+    out = replace(out, blocks=tuple(replace(b, also_in=also_in(retriever, b.section_id, out.sources[b.source - 1]))
+                                    for b in out.blocks))
     out.timings_ms["answer"] = (time.perf_counter() - t0) * 1e3
     out.timings_ms["total"] = (time.perf_counter() - started) * 1e3
     return out
+
+
+def also_in(retriever: HybridRetriever, section_id: str | None, hit: Hit) -> tuple[str, ...]:
+    """The other editions that have ``section_id`` (Japanese first)."""
+    if not section_id:
+        return ()
+    have = [lang for lang, ids in retriever.version.section_ids.items()
+            if section_id in ids and lang != hit.chunk.language]
+    return tuple(sorted(have, key=lambda lang: (lang != BASE, lang)))
 
 
 def in_edition(retriever: HybridRetriever, chunk: Chunk, language: str,
@@ -90,4 +101,5 @@ def generated(extractive: Answer, hits: Sequence[Hit], lang: str | None, llm: LL
     except LLMError as exc:
         note = f"Generated answer not used: {exc}; showing the quoted answer."
         return replace(extractive, note=" ".join(filter(None, (extractive.note, note))))
-    return replace(extractive, sentences=tuple(sentences), sources=tuple(hits), method="generated")
+    return replace(extractive, sentences=tuple(sentences), sources=tuple(hits), method="generated",
+                   blocks=blocks_of(sentences, hits))

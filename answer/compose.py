@@ -15,7 +15,8 @@ from answer.extract import SentenceVectorsFor, extract
 from answer.legs import Query
 from index.keyword import KeywordIndex
 from kb.config import AnswerSettings
-from kb.model import Answer, Hit, SearchResult
+from ingest.language import guess_language
+from kb.model import Answer, AnswerBlock, AnswerSentence, Hit, SearchResult
 
 NOT_FOUND = ("The knowledge base has no passage that answers this question. "
              "The nearest sections are listed below; check them or refer the question onwards.")
@@ -44,8 +45,21 @@ def compose_answer(result: SearchResult, query: Query, sentence_vectors: Sentenc
     hits = tuple(hits if hits is not None else result.hits)[:settings.passages]
     quoted, sources, words = extract(hits, query, sentence_vectors, keyword, max_sentences=settings.max_sentences)
     support = support_score(result, words)
+    language = guess_language(query.text)
     if not quoted or support < threshold(result, settings):
         return Answer(result.query, (), hits[:3], abstained=True, note=" ".join(filter(None, (NOT_FOUND, note))),
-                      support=support, timings_ms=dict(result.timings_ms))
+                      support=support, timings_ms=dict(result.timings_ms), verdict="not_found", language=language)
     return Answer(result.query, tuple(quoted), tuple(sources), note=note, support=support,
-                  timings_ms=dict(result.timings_ms))
+                  timings_ms=dict(result.timings_ms), blocks=blocks_of(quoted, sources), language=language,
+                  edition=sources[0].chunk.language if sources else "")
+
+
+def blocks_of(sentences: Sequence[AnswerSentence], sources: Sequence[Hit]) -> tuple[AnswerBlock, ...]:
+    """The sentences grouped by the source they quote, in source order."""
+    out = []
+    for n, hit in enumerate(sources, 1):
+        own = tuple(s for s in sentences if s.citations and s.citations[0] == n)
+        if own:
+            title = hit.chunk.section_path[-1] if hit.chunk.section_path else hit.chunk.title
+            out.append(AnswerBlock(n, hit.chunk.section_id, title, own))
+    return tuple(out)

@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from kb.model import Chunk, Document, PageIssue, SourceStatus
+from kb.model import Chunk, Document, PageIssue
+from kb.reports import SourceStatus
 
 _SCHEMA = """
 CREATE TABLE chunks (

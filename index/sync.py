@@ -21,8 +21,8 @@ from ingest.language import use_model_cache
 from ingest.loader import collect, load_all
 from kb.config import DEFAULT_MODEL, Settings
 from kb.errors import IndexNotFoundError, IngestError
-from kb.model import (Chunk, ChunkChanges, Document, DocumentChanges, Progress, SyncChanges,
-                      SyncReport)
+from kb.model import Chunk, Document, Progress
+from kb.reports import ChunkChanges, DocumentChanges, SyncChanges, SyncReport
 
 KEEP_VERSIONS = 2
 CACHE_FILE = "embeddings.sqlite"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -52,6 +53,11 @@ class IndexVersion:
     keyword: KeywordIndex
     bigram: KeywordIndex
     sentences: SentenceVectors
+
+    @cached_property
+    def section_ids(self) -> dict[str, frozenset[str]]:
+        """Every edition and the section ids it has (read once: a published version never changes)."""
+        return {lang: frozenset(ids) for lang, ids in self.store.section_ids().items()}
 
     def close(self) -> None:
         self.store.close()

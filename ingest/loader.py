@@ -16,7 +16,8 @@ from typing import Callable, Iterator, Sequence
 from ingest.chunker import chunk_document
 from kb.config import ChunkSettings
 from kb.errors import IngestError
-from kb.model import Chunk, Document, Progress, SourceReport
+from kb.model import Chunk, Document, Progress
+from kb.reports import SourceReport
 
 
 @dataclass(frozen=True)

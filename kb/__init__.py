@@ -1,20 +1,21 @@
 """Madoguchi: cited search over the Living and Working Guidebook. ``from kb import KnowledgeBase``.
 
 ``KnowledgeBase`` is imported on first use: the stages (ingest, index, answer) import this
-package's data model, and the facade imports the stages, so an eager import here would be a cycle.
+package's data model, and the facade imports the stages, so an eager import here would be a cycle
+(and ``import kb`` stays light).
 """
 from kb.config import Settings
-from kb.errors import (ConfigError, IndexMismatchError, IndexNotFoundError, IngestError, KBError,
-                       ModelError, QueryError)
-from kb.model import (Answer, AnswerSentence, Block, Chunk, Citation, Document, Hit, IngestReport,
-                      PageIssue, SearchResult, SourceReport)
+from kb.errors import (ConfigError, FetchError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
+                       IngestError, KBError, ModelError, QueryError)
+from kb.model import Answer, AnswerBlock, AnswerSentence, Block, Chunk, Citation, Document, Hit, PageIssue, SearchResult
+from kb.reports import IngestReport, SourceReport, SourceStatus, Status, SyncChanges, SyncReport
 
 __all__ = [
     "KnowledgeBase", "Settings",
-    "Answer", "AnswerSentence", "Block", "Chunk", "Citation", "Document", "Hit", "IngestReport",
-    "PageIssue", "SearchResult", "SourceReport",
-    "KBError", "ConfigError", "IngestError", "ModelError", "IndexNotFoundError", "IndexMismatchError",
-    "QueryError",
+    "Answer", "AnswerBlock", "AnswerSentence", "Block", "Chunk", "Citation", "Document", "Hit", "IngestReport",
+    "PageIssue", "SearchResult", "SourceReport", "SourceStatus", "Status", "SyncChanges", "SyncReport",
+    "KBError", "ConfigError", "FetchError", "IngestError", "ModelError", "IndexNotFoundError",
+    "IndexMismatchError", "IndexLockedError", "QueryError",
 ]
 
 

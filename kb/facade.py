@@ -27,7 +27,8 @@ from ingest.fetchlist import load_fetch_list
 from ingest.language import use_model_cache
 from kb.config import SAMPLE_DIR, Settings
 from kb.errors import IndexMismatchError, KBError
-from kb.model import Answer, Chunk, Hit, Progress, SearchResult, Status, SyncReport
+from kb.model import Answer, Chunk, Hit, Progress, SearchResult
+from kb.reports import Status, SyncReport
 
 log = logging.getLogger("madoguchi")
 R = TypeVar("R", SearchResult, Answer)

@@ -80,13 +80,26 @@ class SourceOut(HitOut):
     number: int
 
 
+class BlockOut(_Strict):
+    source: int
+    section_id: Optional[str]
+    title: str
+    aspect: str
+    sentences: list[SentenceOut]
+    also_in: list[str]
+
+
 class AskResponse(_Strict):
     query: str
     abstained: bool
+    verdict: str
     note: str
     support: float
     method: str
+    language: str
+    edition: str
     sentences: list[SentenceOut]
+    blocks: list[BlockOut]
     sources: list[SourceOut]
     timings_ms: dict[str, float]
 

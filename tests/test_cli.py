@@ -42,7 +42,8 @@ def test_search_table_and_ask_and_status(index):
     result = runner.invoke(app, ["ask", "引っ越したら何をしますか", "--index", str(index)])
     assert result.exit_code == 0 and "[1]" in result.stdout and "Sources" in result.stdout
     data = json.loads(runner.invoke(app, ["ask", "引っ越し", "--index", str(index), "--json"]).stdout)
-    assert set(data) == {"query", "abstained", "note", "support", "method", "sentences", "sources", "timings_ms"}
+    assert set(data) == {"query", "abstained", "verdict", "note", "support", "method", "language", "edition",
+                         "sentences", "blocks", "sources", "timings_ms"}
     assert data["sources"][0]["number"] == 1
     data = json.loads(runner.invoke(app, ["status", "--index", str(index), "--json"]).stdout)
     assert data["chunks"] == 2 and data["sources"][0]["title"] == "案内"

@@ -13,7 +13,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from kb.model import Answer, Chunk, Citation, SearchResult, Status, SyncReport
+from kb.model import Answer, Chunk, Citation, SearchResult
+from kb.reports import Status, SyncReport
 
 
 def _section(c: Citation) -> str:
