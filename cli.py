@@ -316,15 +316,16 @@ def eval_(
     index: Optional[Path] = IndexOpt,
     mode: List[str] = typer.Option(list(("dense", "keyword", "hybrid")), "--mode", help="Modes to compare."),
     abstention: bool = typer.Option(False, "--abstention", help="Also score abstention with `ask`."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only the questions of this split (dev, heldout)."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Recall@1/5/10, MRR@10 and nDCG@10 per mode and question language.
+    """Recall@1/5/10, cover@5, MRR@10 and nDCG@10 per mode, question language and style.
 
     Example: [bold]kb eval eval/guidebook_questions.jsonl --abstention[/]
     """
     kb = _open(index, not json_out)
     with _progress(not json_out) as progress:
-        report = kb.evaluate(questions, mode, abstention=abstention, progress=progress)
+        report = kb.evaluate(questions, mode, abstention=abstention, split=split, progress=progress)
     emit(report.to_dict(), json_out, lambda r: _views().eval_view(r, str(questions)))
 
 

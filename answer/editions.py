@@ -21,7 +21,8 @@ BASE = "ja"  # the original; every translated edition is aligned to it
 
 def editions_for(query: str, available: Mapping[str, Sequence[int]],
                  languages: Sequence[str] | None = None) -> list[str | None]:
-    """The editions to search separately; ``[None]`` means all rows at once."""
+    """The editions to search separately (each is evidence for the sections it has: every edition
+    by default, the question's own first); ``[None]`` means all rows at once."""
     if languages:
         chosen = [lang for lang in dict.fromkeys(languages) if lang in available]
         if not chosen:
@@ -30,9 +31,7 @@ def editions_for(query: str, available: Mapping[str, Sequence[int]],
     if len(available) <= 1:
         return [None]
     lang = guess_language(query)
-    wanted = [lang, BASE] + (["ja-easy"] if lang == BASE else [])
-    chosen = [x for x in dict.fromkeys(wanted) if x in available]
-    return chosen or [None]
+    return sorted(available, key=lambda e: (e != lang, e != BASE, e))
 
 
 def aligned(version: IndexVersion, chunk: Chunk, language: str,

@@ -3,13 +3,17 @@
 Question file: JSON Lines, one object per question::
 
     {"id": "q001", "question": "在留カードをなくした", "language": "ja", "in_scope": true,
-     "gold": ["1.1.3", {"source_id": "laws/326CO….html", "section": "第十九条の七"}, {"page": "12"}, {"text": "14日以内"}]}
+     "gold": ["1.1.3", {"source_id": "laws/326CO….html", "section": "第十九条の七"}, {"page": "12"}, {"text": "14日以内"}],
+     "split": "dev", "style": "short"}
 
 A gold target is a section id (matches that section and its subsections in any edition), or an
 object whose given keys must all match a hit: ``source_id``, ``section`` (an element of the section
 path or the section id), ``page`` (printed label), ``text`` (a span of the passage). Retrieval metrics
 use the in-scope questions; with ``abstention``, out-of-scope ones (``"in_scope": false``) score
-whether ``ask`` abstains.
+whether ``ask`` abstains. ``cover@5`` is the share of a question's gold targets in the top 5 (a
+several-part question needs them all). Metrics are given overall ("all"), per question language,
+by whether the language has an edition in the index ("edition:yes" / "edition:no"), and per style
+("style:multi", ...) when questions carry one. ``split`` ("dev", "heldout") selects a subset.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ class Question:
     language: str = "und"
     in_scope: bool = True
     gold: tuple[Any, ...] = ()
+    split: str = ""
+    style: str = ""
 
 
 @dataclass
@@ -45,7 +51,8 @@ class EvalReport:
         return {"questions": self.questions, "modes": self.modes, "abstention": self.abstention}
 
 
-def load_questions(path: Path) -> list[Question]:
+def load_questions(path: Path, split: str | None = None) -> list[Question]:
+    """The questions of a JSON Lines file (only those of ``split`` when given)."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -57,14 +64,16 @@ def load_questions(path: Path) -> list[Question]:
         try:
             d = json.loads(line)
             q = Question(str(d.get("id", n)), d["question"], d.get("language", "und"),
-                         bool(d.get("in_scope", True)), tuple(d.get("gold", ())))
+                         bool(d.get("in_scope", True)), tuple(d.get("gold", ())), str(d.get("split", "")),
+                         str(d.get("style", "")))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise KBError(f"{path}:{n}: not a question object ({exc}); see `kb eval --help`") from None
         if q.in_scope and not q.gold:
             raise KBError(f"{path}:{n}: in-scope question {q.id} has no gold targets")
-        out.append(q)
+        if split is None or q.split == split:
+            out.append(q)
     if not out:
-        raise KBError(f"{path}: no questions")
+        raise KBError(f"{path}: no questions" + (f" in split {split!r}" if split else ""))
     return out
 
 
@@ -85,32 +94,45 @@ def matches(gold: Any, chunk: Chunk) -> bool:
 
 
 def ranked_targets(q: Question, chunks: Iterable[Chunk]) -> list[Any]:
-    """Each hit as the index of the gold target it matches (or a unique miss), first occurrence only."""
+    """Each hit, at its own rank, as the index of the gold target it matches; a miss, or a target
+    already matched higher up, is a unique non-relevant entry (ranks stay the hits' ranks)."""
     out: list[Any] = []
     for i, chunk in enumerate(chunks):
-        target = next((g for g, gold in enumerate(q.gold) if matches(gold, chunk)), f"miss{i}")
-        if target not in out:
-            out.append(target)
+        target = next((g for g, gold in enumerate(q.gold) if matches(gold, chunk)), None)
+        out.append(f"miss{i}" if target is None or target in out else target)
+    return out
+
+
+def groups(q: Question, editions: Iterable[str] = ()) -> list[str]:
+    """The rows of the report a question counts in."""
+    out = ["all", q.language]
+    editions = set(editions)
+    if editions:
+        out.append("edition:yes" if q.language in editions else "edition:no")
+    if q.style:
+        out.append(f"style:{q.style}")
     return out
 
 
 def evaluate(kb, questions: list[Question], modes: Iterable[str] = MODES, *,
              abstention: bool = False, progress=None) -> EvalReport:
-    """Score ``kb`` (a KnowledgeBase) on ``questions``; metrics overall ("all") and per language."""
+    """Score ``kb`` (a KnowledgeBase) on ``questions``; metrics overall ("all") and per group."""
     in_scope = [q for q in questions if q.in_scope]
     report = EvalReport(questions=len(questions))
+    editions = kb.editions()["languages"] if hasattr(kb, "editions") else {}
     for mode in modes:
         per_lang: dict[str, tuple[list, list]] = {}
         for q in in_scope:
             hits = kb.search(q.question, DEPTH, mode=mode).hits
             ranked = ranked_targets(q, (h.chunk for h in hits))
-            for lang in ("all", q.language):
+            for lang in groups(q, editions):
                 lists, golds = per_lang.setdefault(lang, ([], []))
                 lists.append(ranked)
                 golds.append(set(range(len(q.gold))))
             if progress:
                 progress(mode, 1, len(in_scope))
-        report.modes[mode] = {lang: summarize(lists, golds) for lang, (lists, golds) in sorted(per_lang.items())}
+        report.modes[mode] = {lang: summarize(lists, golds) for lang, (lists, golds) in
+                              sorted(per_lang.items(), key=lambda kv: (kv[0] != "all", ":" in kv[0], kv[0]))}
     if abstention:
         report.abstention = abstention_metrics(kb, questions, progress)
     return report

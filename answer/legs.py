@@ -11,6 +11,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from answer.fusion import Ranked
+from index.keyword import KeywordIndex
 from index.version import IndexVersion
 
 RowRange = tuple[int, int]  # [start, end) rows of one edition
@@ -20,6 +21,8 @@ class Query(NamedTuple):
     text: str
     tokens: list[str]  # keyword tokens (index.tokenize, query form)
     vector: np.ndarray  # the embedded question, L2-normalised
+    language: str = ""  # the question's language (ingest.language)
+    memo: dict | None = None  # per-query results the legs share between editions (HybridRetriever.prepare)
 
 
 class Leg(Protocol):
@@ -45,7 +48,7 @@ class KeywordLeg:
         self._index = version.keyword
 
     def search(self, query: Query, n: int, rows: RowRange | None) -> Ranked:
-        return Ranked(*self._index.search_tokens(query.tokens, n, rows))
+        return Ranked(*self._index.search_tokens(query.tokens, n, rows, full_scores(query, self.name, self._index)))
 
 
 class BigramLeg:
@@ -55,7 +58,16 @@ class BigramLeg:
         self._index = version.bigram
 
     def search(self, query: Query, n: int, rows: RowRange | None) -> Ranked:
-        return Ranked(*self._index.search(query.text, n, rows))
+        scores = full_scores(query, self.name, self._index, self._index.query_tokens(query.text))
+        return Ranked(*self._index.search_tokens([], n, rows, scores))
+
+
+def full_scores(query: Query, name: str, index: KeywordIndex, tokens: list[str] | None = None) -> np.ndarray:
+    """BM25 of every row for this query, computed once per query and leg (each edition slices it)."""
+    memo = query.memo if query.memo is not None else {}
+    if name not in memo:
+        memo[name] = index.scores(query.tokens if tokens is None else tokens)
+    return memo[name]
 
 
 def legs_of(version: IndexVersion) -> dict[str, Leg]:

@@ -37,12 +37,19 @@ def dedupe(items: Iterable[Hashable]) -> list:
     return [x for x in items if not (x in seen or seen.add(x))]
 
 
+def cover_at(ranked: Sequence[Hashable], gold: set, k: int) -> float:
+    """The share of the gold ids in the top ``k``: for a several-part question, how many of the
+    sections it needs are there (equals recall_at for one gold id)."""
+    return len(gold & set(ranked[:k])) / len(gold) if gold else 0.0
+
+
 def summarize(ranked_lists: Sequence[Sequence[Hashable]], golds: Sequence[set]) -> dict[str, float]:
     n = len(ranked_lists)
     if n == 0:
         return {"n": 0}
     return {
         "n": n,
+        "cover@5": sum(cover_at(r, g, 5) for r, g in zip(ranked_lists, golds)) / n,
         "R@1": sum(recall_at(r, g, 1) for r, g in zip(ranked_lists, golds)) / n,
         "R@5": sum(recall_at(r, g, 5) for r, g in zip(ranked_lists, golds)) / n,
         "R@10": sum(recall_at(r, g, 10) for r, g in zip(ranked_lists, golds)) / n,

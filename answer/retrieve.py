@@ -6,10 +6,13 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from answer.bridge import bridge_scores
 from answer.editions import editions_for
+from ingest.language import guess_language
 from answer.fusion import Ranked, get_fusion
-from answer.legs import Query, legs_of
+from answer.legs import Query, full_scores, legs_of
 from answer.rerank import feature_matrix, rerank
+from answer.sections import BASE, WEIGHTS, Candidates, EditionSamples, Scored, score_sections
 from index.embed import Embedder
 from index.sentences import sentence_text
 from index.version import IndexVersion
@@ -47,14 +50,18 @@ class HybridRetriever:
         self.settings = settings
         self._fuse = get_fusion(settings.fusion)
         self._legs = legs_of(version)
+        self._edition_samples: EditionSamples | None = None  # built on the first search over editions
 
     def prepare(self, text: str) -> Query:
-        return Query(text, self.version.keyword.query_tokens(text), self.embedder.embed_queries([text])[0])
+        return Query(text, self.version.keyword.query_tokens(text), self.embedder.embed_queries([text])[0],
+                     guess_language(text), {})
 
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
                languages: Sequence[str] | None = None) -> Retrieved:
         """Top ``k`` hits; ``mode`` is ``hybrid`` or one leg alone (``dense``/``keyword``);
-        ``languages`` limits to those editions (default: the query's language and Japanese)."""
+        ``languages`` limits to those editions (default: every edition). In hybrid mode over
+        several editions a hit is a section, scored from all editions (``answer.sections``) and
+        shown in the question's edition where that has it, else in Japanese."""
         s = self.settings
         k = s.top_k if k is None else k
         text = check_query(query, k, s.max_query_chars)
@@ -65,18 +72,26 @@ class HybridRetriever:
         started = time.perf_counter()
         prepared = self.prepare(text)
         timings["embed"] = (time.perf_counter() - started) * 1e3
-        best: dict[int, tuple[float, float | None, float | None]] = {}  # row -> (score, fused, reranked)
+        editions = editions_for(text, ranges, languages)
+        keep = max(s.rerank_depth, k) if mode == "hybrid" else k
+        ranked: dict[str | None, list[tuple[int, tuple[float, float | None, float | None]]]] = {}
         leg_scores: dict[str, dict[int, float]] = {name: {} for name in self._legs}
-        for edition in editions_for(text, ranges, languages):
+        for edition in editions:
             rows = tuple(ranges[edition]) if edition else None
             legs = self._run_legs(prepared, mode, max(s.candidates, k), rows, timings)
-            for row, scores in self._rank(prepared, mode, legs, k, timings):
-                # editions are searched separately and merged by score
+            ranked[edition] = self._rank(prepared, mode, legs, keep, timings)
+            for name, leg in legs.items():
+                leg_scores[name].update(zip(leg.rows.tolist(), leg.scores.tolist()))
+        if mode == "hybrid" and len(editions) > 1:
+            t0 = time.perf_counter()
+            top = self._by_section(prepared, ranked, k, languages)
+            timings["sections"] = (time.perf_counter() - t0) * 1e3
+        else:  # one edition, or one leg: rows merged by score
+            best: dict[int, tuple[float, float | None, float | None]] = {}
+            for row, scores in (x for rows in ranked.values() for x in rows[:k]):
                 if row not in best or scores[0] > best[row][0]:
                     best[row] = scores
-            for name, ranked in legs.items():
-                leg_scores[name].update(zip(ranked.rows.tolist(), ranked.scores.tolist()))
-        top = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
+            top = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:k]
         chunks = self.version.store.chunks([row for row, _ in top])
         hits = tuple(
             Hit(rank=i, score=float(score), chunk=chunks[row], dense_score=leg_scores["dense"].get(row),
@@ -84,6 +99,43 @@ class HybridRetriever:
             for i, (row, (score, fused, reranked)) in enumerate(top, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
         return Retrieved(SearchResult(query=text, hits=hits, timings_ms=timings), prepared)
+
+    def _by_section(self, query: Query, ranked: dict, k: int,
+                    languages: Sequence[str] | None) -> list[tuple[int, tuple[float, float | None, float | None]]]:
+        """The top ``k`` sections, each as (its row in the edition it is shown in, scores)."""
+        own = {e: dict(rows) for e, rows in ranked.items()}
+        scored = self._score_sections(query, ranked)
+        prefer = list(languages) if languages else [query.language, BASE, "en"]
+        out = []
+        for score, best in zip(scored.scores[:k], scored.best_rows[:k]):
+            edition = next((e for e in prefer if e in best), None) or max(best, key=lambda e: e == query.language)
+            row = best[edition]
+            _, fused, reranked = own[edition].get(row, (0.0, None, None))
+            out.append((row, (float(score), fused, reranked)))
+        return out
+
+    def _score_sections(self, query: Query, ranked: dict, weights: np.ndarray | None = None) -> Scored:
+        candidates = {e: Candidates([r for r, _ in rows], [sc[0] for _, sc in rows]) for e, rows in ranked.items()}
+        return score_sections(self.version, self._samples(), query, candidates,
+                              full_scores(query, "keyword", self.version.keyword), bridge_scores(self.version, query),
+                              WEIGHTS if weights is None else weights)
+
+    def section_evidence(self, text: str, weights: np.ndarray | None = None) -> Scored:
+        """The candidate sections of a hybrid search over every edition with their features
+        (``bench/fit_sections.py`` fits the weights on these)."""
+        prepared = self.prepare(check_query(text, 1, self.settings.max_query_chars))
+        ranges = self.version.manifest.languages
+        timings: dict[str, float] = {}
+        keep = max(self.settings.rerank_depth, 1)
+        ranked = {e: self._rank(prepared, "hybrid", self._run_legs(prepared, "hybrid", self.settings.candidates,
+                                                                    tuple(ranges[e]), timings), keep, timings)
+                  for e in editions_for(text, ranges)}
+        return self._score_sections(prepared, ranked, weights)
+
+    def _samples(self) -> EditionSamples:
+        if self._edition_samples is None:
+            self._edition_samples = EditionSamples(self.version)
+        return self._edition_samples
 
     def _run_legs(self, query: Query, mode: str, n: int, rows: tuple[int, int] | None,
                   timings: dict[str, float]) -> dict[str, Ranked]:

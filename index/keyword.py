@@ -136,15 +136,31 @@ class KeywordIndex:
                 out += weight * np.isin(wanted, indices[indptr[t]:indptr[t + 1]])
         return out / sum(weights)
 
-    def search_tokens(self, tokens: list[str], n: int,
-                      rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        ids = self._retriever.get_tokens_ids(tokens)
+    def scores(self, tokens: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        """BM25 of every row for ``tokens`` (float32; all 0 when none is in the index); with
+        ``weights``, each token's scores count that much (a translated query's confidences)."""
+        out = np.zeros(self.size, dtype=np.float32)
+        if weights is None:
+            ids = self._retriever.get_tokens_ids(list(tokens))
+            if ids:
+                out += self._retriever.get_scores_from_ids(ids)
+            return out
+        for token, weight in zip(tokens, weights):
+            ids = self._retriever.get_tokens_ids([token])
+            if ids:
+                out += weight * self._retriever.get_scores_from_ids(ids)
+        return out
+
+    def search_tokens(self, tokens: list[str], n: int, rows: tuple[int, int] | None = None,
+                      scores: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` rows within ``rows`` with a positive score, best first: (rows, scores);
+        ``scores`` are this query's ``scores(tokens)`` when the caller has them already."""
         start, end = rows if rows is not None else (0, self.size)
-        if not ids or end <= start:
+        if end <= start:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores = self._retriever.get_scores_from_ids(ids)[start:end]
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        keep = scores[top] > 0
-        return (top[keep] + start).astype(np.int64), scores[top][keep].astype(np.float32)
+        part = (self.scores(tokens) if scores is None else scores)[start:end]
+        n = min(n, len(part))
+        top = np.argpartition(-part, n - 1)[:n]
+        top = top[np.argsort(-part[top], kind="stable")]
+        keep = part[top] > 0
+        return (top[keep] + start).astype(np.int64), part[top][keep].astype(np.float32)

@@ -8,7 +8,8 @@ from pathlib import Path
 from kb.errors import IndexMismatchError, IndexNotFoundError
 from kb.files import write_json
 
-FORMAT = 4  # 2: chunks sorted by language, with row ranges; 3: sentence vectors; 4: "release" column
+FORMAT = 5  # 2: chunks sorted by language, with row ranges; 3: sentence vectors; 4: "release" column;
+# 5: lexicon.json
 MANIFEST = "manifest.json"
 
 

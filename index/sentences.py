@@ -78,8 +78,15 @@ class SentenceVectors:
     def best_cosine(self, rows: Sequence[int], query: np.ndarray, default: np.ndarray) -> np.ndarray:
         """Each row's highest sentence cosine to ``query``; ``default[i]`` for a row without sentences."""
         out = np.asarray(default, dtype=np.float32).copy()
-        for i, row in enumerate(rows):
-            a, b = int(self.offsets[row]), int(self.offsets[row + 1])
-            if b > a:
-                out[i] = float((self.vectors[a:b] @ query).max())
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return out
+        starts, counts = self.offsets[rows], self.offsets[rows + 1] - self.offsets[rows]
+        have = counts > 0
+        if not have.any():
+            return out
+        starts, counts = starts[have], counts[have]
+        firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))  # where each row's sentences begin in idx
+        idx = np.repeat(starts - firsts, counts) + np.arange(int(counts.sum()))  # one gather, one product
+        out[have] = np.maximum.reduceat(np.asarray(self.vectors[idx] @ query), firsts)
         return out

@@ -94,6 +94,10 @@ class ChunkStore:
         marks = ",".join("?" * len(chunk_ids))
         return dict(self._query(f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)))
 
+    def row_sections(self) -> list[tuple[int, str, str, str | None, str]]:
+        """(row, language, source_id, section_id, chunk_id) of every chunk, by row."""
+        return self._query("SELECT row, language, source_id, section_id, chunk_id FROM chunks ORDER BY row")
+
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self._query("SELECT chunk_id FROM chunks")}
 

@@ -74,13 +74,14 @@ def normalize(text: str) -> str:
     return text.replace("i\u0307", "i") if "\u0307" in text else text
 
 
-def tokenize(text: str, *, query: bool = False) -> list[str]:
+def tokenize(text: str, *, query: bool = False, readings: bool = True) -> list[str]:
     """Keyword tokens of ``text`` (see module docstring).
 
     ``query=True`` analyses a question: reading n-grams come only from words the asker wrote in
     hiragana (ひっこし, ざいりゅう), where the dictionary form is unreliable. A word written in kanji
     or katakana is matched by its lemma alone, so a long compound such as 在留カード does not
-    outweigh the word that carries the question (なくした) through its many reading n-grams."""
+    outweigh the word that carries the question (なくした) through its many reading n-grams.
+    ``readings=False``: lemmas only (words to translate between editions, ``index.lexicon``)."""
     text = normalize(text)
     tokens: list[str] = []
     japanese: bool | None = None  # decided once for the whole text, when Han/kana first appear
@@ -94,7 +95,7 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
         else:
             if japanese is None:
                 japanese = cjk_evidence(text).japanese
-            tokens.extend(_japanese_tokens(run, readings=japanese, hiragana_only=query))
+            tokens.extend(_japanese_tokens(run, readings=japanese and readings, hiragana_only=query))
             if not japanese:
                 for han in _HAN_RUN.findall(run):
                     tokens.extend(_bigrams(han))

@@ -6,6 +6,7 @@ Row i of the index is row i of the chunk store. Exact search is fast enough at g
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -50,10 +51,23 @@ class VectorIndex:
                 f"{expected_size} x {expected_dim}; rebuild the index with `kb ingest`")
         return cls(index)
 
-    def vectors(self, rows: list[int]) -> np.ndarray:
+    @property
+    def matrix(self) -> np.ndarray:
+        """All stored vectors, (size, dim): a read-only view of the flat index's own memory, no copy."""
+        view = getattr(self, "_matrix", None)
+        if view is None and self.size == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if view is None:
+            view = _faiss().rev_swig_ptr(self._index.get_xb(), self.size * self.dim).reshape(self.size, self.dim)
+            view.flags.writeable = False
+            self._matrix = view
+        return view
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of ``rows`` (flat index: exact copies)."""
-        return np.stack([self._index.reconstruct(int(r)) for r in rows]) if rows else \
-            np.zeros((0, self.dim), dtype=np.float32)
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.matrix[np.asarray(rows, dtype=np.int64)]
 
     def search(self, query: np.ndarray, n: int,
                rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@
     keyword_bigram/      BM25 over CJK character bigrams
     sentences.npy        sentence vectors, memory-mapped (index.sentences)
     sentence_spans.npz   where each sentence sits in its chunk
+    lexicon.json         words of each edition -> Japanese lemmas, from the parallel editions (index.lexicon)
 
 Row i is the same chunk in every part. Chunks are sorted by edition, so an edition's rows are one
 range (``VersionManifest.languages``). Where versions live and how one is published: ``index.layout``.
@@ -19,9 +20,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from index.cache import EmbeddingCache, embed_with_cache
 from index.embed import Embedder
 from index.keyword import KeywordIndex
+from index import lexicon
 from index.layout import IndexLayout
 from index.manifest import MANIFEST, VersionManifest
 from index.sentences import SPANS_FILE, VECTORS_FILE, SentenceVectors, sentence_texts
@@ -30,10 +34,10 @@ from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
 from kb.config import ChunkSettings
 from kb.errors import IndexMismatchError, IndexNotFoundError
-from kb.model import Chunk, Document, Progress
+from kb.model import Chunk, Document, Progress, section_key
 
 CHUNKS, VECTORS, KEYWORD, BIGRAM = "chunks.sqlite", "vectors.faiss", "keyword", "keyword_bigram"
-FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE)
+FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE, lexicon.FILE)
 ANALYZERS = f"{ANALYZER}+{CJK_BIGRAM}"  # the keyword legs' analyzer versions, recorded in the manifest
 
 
@@ -53,6 +57,12 @@ class IndexVersion:
     keyword: KeywordIndex
     bigram: KeywordIndex
     sentences: SentenceVectors
+    lexicon: lexicon.Lexicon
+
+    @cached_property
+    def sections(self) -> "SectionMap":
+        """Which rows of which edition are evidence for which section (read once per version)."""
+        return SectionMap.of(self.store.row_sections())
 
     @cached_property
     def section_ids(self) -> dict[str, frozenset[str]]:
@@ -61,6 +71,25 @@ class IndexVersion:
 
     def close(self) -> None:
         self.store.close()
+
+
+@dataclass(frozen=True)
+class SectionMap:
+    """Rows grouped by section key (``kb.model.section_key``) and edition."""
+
+    key_of_row: tuple[str, ...]
+    rows: dict[str, dict[str, np.ndarray]]  # key -> edition -> rows
+
+    @classmethod
+    def of(cls, table: Sequence[tuple[int, str, str, str | None, str]]) -> "SectionMap":
+        keys: list[str] = []
+        grouped: dict[str, dict[str, list[int]]] = {}
+        for row, language, source_id, section_id, chunk_id in table:
+            key = section_key(source_id, section_id, chunk_id)
+            keys.append(key)
+            grouped.setdefault(key, {}).setdefault(language, []).append(row)
+        return cls(tuple(keys), {k: {e: np.asarray(r, dtype=np.int64) for e, r in by.items()}
+                                 for k, by in grouped.items()})
 
 
 def open_store(folder: Path) -> ChunkStore:
@@ -82,7 +111,7 @@ def open_version(root: Path) -> IndexVersion:
         vectors=VectorIndex.load(folder / VECTORS, manifest.dim, manifest.chunks),
         keyword=KeywordIndex.load(folder / KEYWORD, manifest.chunks),
         bigram=KeywordIndex.load(folder / BIGRAM, manifest.chunks, "bigram"),
-        sentences=SentenceVectors.load(folder, manifest.dim, manifest.chunks))
+        sentences=SentenceVectors.load(folder, manifest.dim, manifest.chunks), lexicon=lexicon.load(folder))
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,7 @@ def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[
         embedder, sentence_list, cache, batch=batch,
         progress=(lambda _, n, t: progress("embed sentences", n, t)) if progress else None)
     SentenceVectors(sentence_vectors, spans, offsets).save(staged)
+    lexicon.save(lexicon.build(chunks, spans, offsets, sentence_vectors), staged)
     KeywordIndex.build(texts, cache=cache).save(staged / KEYWORD)
     KeywordIndex.build(texts, "bigram", cache=cache).save(staged / BIGRAM)
     counts: dict[str, int] = {}

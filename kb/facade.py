@@ -214,9 +214,11 @@ class KnowledgeBase:
                       self.settings.rerank_depth, languages, sources)
 
     def evaluate(self, questions: str | Path, modes: Sequence[str] = ("dense", "keyword", "hybrid"), *,
-                 abstention: bool = False, progress: Progress | None = None) -> EvalReport:
+                 abstention: bool = False, split: str | None = None,
+                 progress: Progress | None = None) -> EvalReport:
         """Retrieval (and abstention) quality on a labelled question file (``answer.evaluate``)."""
-        return evaluate(self, load_questions(Path(questions)), modes, abstention=abstention, progress=progress)
+        return evaluate(self, load_questions(Path(questions), split), modes, abstention=abstention,
+                        progress=progress)
 
     def live_version(self) -> str | None:
         """The version published on disk now (the one served may lag by up to ``reload_every``)."""

@@ -109,10 +109,23 @@ class Chunk:
         """Title > chapter > section: indexed with the text in both legs."""
         return " > ".join((self.title, *self.section_path))
 
+    @property
+    def section_key(self) -> str:
+        """The section this chunk is evidence for (see ``section_key``)."""
+        return section_key(self.source_id, self.section_id, self.chunk_id)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["section_path"] = list(self.section_path)
         return d
+
+
+def section_key(source_id: str, section_id: str | None, fallback: str) -> str:
+    """What aligns a section across editions: the guidebook's dotted number ("1.1.3"), the same in
+    every language; a law article or other unnumbered text belongs to its own document only."""
+    if section_id and section_id[0].isdigit():
+        return section_id
+    return f"{source_id}#{section_id or fallback}"
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ QUESTIONS = [
 RANKINGS = {
     # qa: gold 1.1 at rank 2 (1.1.3 is a subsection of 1.1)
     ("qa", "hybrid"): [chunk("9.9"), chunk("1.1.3"), chunk("1.1")],
-    # qb: gold 3.1 at rank 1, 2.1 at rank 4, a repeat of 3.1 at rank 2 counts once
+    # qb: gold 3.1 at rank 1, 2.1 at rank 4, a repeat of 3.1 at rank 2 counts as a miss
     ("qb", "hybrid"): [chunk("3.1"), chunk("3.1.2"), chunk("5"), chunk("2.1"), chunk("6")],
 }
 
@@ -50,9 +50,10 @@ def test_metrics_by_hand():
     assert overall["R@1"] == pytest.approx(0.5)           # qa misses at 1, qb hits
     assert overall["R@5"] == pytest.approx(1.0)
     assert overall["MRR@10"] == pytest.approx((1 / 2 + 1) / 2)
-    # qa: one gold at rank 2 -> (1/log2 3) / 1. qb ranked targets [g1, miss, g0, miss] -> gold at 1 and 3.
+    # qa: one gold at rank 2 -> (1/log2 3) / 1. qb ranked targets [g1, miss, miss, g0, miss] -> gold at 1 and 4.
     ndcg_a = 1 / math.log2(3)
-    ndcg_b = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    ndcg_b = (1 + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert overall["cover@5"] == pytest.approx((1 + 1) / 2)
     assert overall["nDCG@10"] == pytest.approx((ndcg_a + ndcg_b) / 2)
     assert report.modes["hybrid"]["en"]["R@1"] == 1.0 and report.modes["hybrid"]["ja"]["R@1"] == 0.0
     # abstained on qc (right) and qa (wrong); answered qd (wrong)

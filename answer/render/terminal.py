@@ -142,7 +142,7 @@ def diff_view(report: dict[str, Any]) -> RenderableType:
 
 
 def eval_view(report: dict[str, Any], title: str) -> RenderableType:
-    keys = ("R@1", "R@5", "R@10", "MRR@10", "nDCG@10")
+    keys = ("R@1", "R@5", "R@10", "cover@5", "MRR@10", "nDCG@10")
     table = Table(title=f"{title} ({report['questions']} questions)", title_justify="left")
     for col in ("mode", "language", "n", *keys):
         table.add_column(col, justify="left" if col in ("mode", "language") else "right")

@@ -1,0 +1,41 @@
+"""The bridge into Japanese: a question's words carried to Japanese lemmas through the index's own
+lexicon (``index.lexicon``), searched with BM25 in every Japanese row, statutes and other
+Japanese-only material included.
+
+A question in an edition's language is translated with that edition's lexicon; a Japanese question
+with the easy-Japanese one (plain words -> standard terms: 逃げる -> 避難). Each Japanese lemma
+weighs as much as its best Dice coefficient. A language with no edition has no lexicon: its
+questions rely on the dense leg over every edition.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from answer.legs import Query
+from index.tokenize import tokenize
+from index.version import IndexVersion
+
+EASY = "ja-easy"
+
+
+def translate(version: IndexVersion, query: Query) -> dict[str, float]:
+    """Japanese lemma -> weight for the question's words ({} when the lexicon has none)."""
+    words = version.lexicon.get(EASY if query.language == "ja" else query.language)
+    if not words:
+        return {}
+    out: dict[str, float] = {}
+    for token in dict.fromkeys(tokenize(query.text, readings=False)):
+        for lemma, weight in words.get(token, ()):
+            out[lemma] = max(out.get(lemma, 0.0), weight)
+    return out
+
+
+def bridge_scores(version: IndexVersion, query: Query) -> np.ndarray | None:
+    """BM25 of every row for the translated question, or None when nothing translates."""
+    if query.memo is not None and "bridge" in query.memo:
+        return query.memo["bridge"]
+    lemmas = translate(version, query)
+    scores = version.keyword.scores(list(lemmas), list(lemmas.values())) if lemmas else None
+    if query.memo is not None:
+        query.memo["bridge"] = scores
+    return scores
