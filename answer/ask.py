@@ -1,8 +1,10 @@
-"""Answering a consultation question: retrieve, pick the answer edition, quote (or generate), judge support.
+"""Answering a consultation: retrieve sections, judge support, quote each section from one edition.
 
-The answer edition: with ``lang``, each retrieved section is quoted from that language's edition,
-aligned by section number; a section that edition lacks comes from Japanese, and a language with
-no edition here is answered from Japanese, each said in the note.
+The answer edition of a section: ``lang`` when given and that edition has the section; else the
+edition the search showed it in (the question's own where it has the section, else Japanese). A
+section the requested edition lacks comes from Japanese, and a language with no edition here is
+answered from Japanese, each said in the note; the other editions that have a section are listed
+with its block ("also in"), never quoted twice.
 """
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
+from answer import support
 from answer.compose import blocks_of, compose_answer
 from answer.editions import BASE, aligned
+from answer.extract import Passage
 from answer.llm import LLMError, generate
 from answer.retrieve import HybridRetriever
+from ingest.chunker import join_passages
 from ingest.language import guess_language
 from kb.config import AnswerSettings, LLMSettings
 from kb.errors import ConfigError
@@ -26,19 +31,68 @@ def ask(retriever: HybridRetriever, query: str, k: int | None, *, lang: str | No
         answer: AnswerSettings, llm: LLMSettings) -> Answer:
     """The answer to ``query`` from the version ``retriever`` reads (see ``KnowledgeBase.ask``)."""
     started = time.perf_counter()
-    result, prepared = retriever.search(query, max(k or retriever.settings.top_k, answer.passages))
-    hits, note = (list(result.hits), "") if lang is None else \
-        in_answer_edition(retriever, result.hits, lang, prepared.vector)
+    result, prepared, sections = retriever.search(query, max(k or retriever.settings.top_k, answer.passages))
     t0 = time.perf_counter()
-    out = compose_answer(result, prepared, retriever.sentence_vectors, retriever.version.keyword, answer,
-                         hits=hits, note=note)
+    p = support.probability(prepared.vector, retriever.embedder.model_id, sections)
+    verdict = support.verdict(p, answer.abstain_below, answer.unsure_below)
+    chosen = answer_sections(result.hits, answer) if verdict != "not_found" else list(result.hits[:3])
+    target = lang if lang is None or lang in retriever.version.manifest.languages else BASE
+    passages, fallback = [], []
+    for hit in chosen:
+        passage = section_passage(retriever, hit, target, prepared.vector)
+        if target is not None and passage.hit.chunk.language != target:
+            fallback.append(hit.chunk.section_id or hit.chunk.source_id)
+        passages.append(passage)
+    note = edition_note(lang, target, fallback)
+    out = compose_answer(result, prepared, passages, retriever.sentence_vectors, retriever.version.keyword, answer,
+                         support=p, verdict=verdict, note=note, edition=target or "")
     if generate_answer and not out.abstained:
-        out = generated(out, hits[:answer.passages], lang, llm, answer.max_sentences)
+        out = generated(out, out.sources, lang, llm, answer.max_sentences)
     out = replace(out, blocks=tuple(replace(b, also_in=also_in(retriever, b.section_id, out.sources[b.source - 1]))
                                     for b in out.blocks))
     out.timings_ms["answer"] = (time.perf_counter() - t0) * 1e3
     out.timings_ms["total"] = (time.perf_counter() - started) * 1e3
     return out
+
+
+def answer_sections(hits: Sequence[Hit], settings: AnswerSettings) -> list[Hit]:
+    """The sections an answer quotes: the best one, and those close enough to it."""
+    if not hits:
+        return []
+    best = hits[0].score
+    return [h for h in hits[:settings.max_sections] if h.score >= best - settings.section_margin]
+
+
+def section_passage(retriever: HybridRetriever, hit: Hit, target: str | None, vector: np.ndarray) -> Passage:
+    """``hit``'s whole section as one passage, in ``target``'s edition when that has it (else in
+    Japanese, else as found); a law article or unnumbered text is its own passage."""
+    version = retriever.version
+    chunk = hit.chunk
+    chunks = [chunk]
+    if chunk.section_id and chunk.section_id[0].isdigit():
+        for edition in dict.fromkeys(e for e in (target, chunk.language if target is None else None, BASE) if e):
+            found = [c for c in version.store.section(edition, chunk.section_id, subsections=False).values()
+                     if c.language == edition]
+            if found:
+                source = aligned(version, chunk, edition, vector)[0].source_id if edition != chunk.language \
+                    else chunk.source_id
+                chunks = [c for c in found if c.source_id == source]
+                break
+    joined, parts = join_passages(chunks)
+    by_id = {c.chunk_id: c for c in chunks}
+    stored = tuple((offset, by_id[part.chunk_id], part.char_start - by_id[part.chunk_id].char_start)
+                   for offset, part in parts)
+    return Passage(replace(hit, chunk=joined), stored)
+
+
+def edition_note(lang: str | None, target: str | None, fallback: Sequence[str]) -> str:
+    notes = []
+    if lang is not None and target != lang:
+        notes.append(f"There is no {lang} edition in this knowledge base; answering from {BASE}.")
+    if fallback and target is not None:
+        notes.append(f"Not in the {target} edition: {', '.join(dict.fromkeys(fallback))} (quoted from the "
+                     f"{BASE} edition).")
+    return " ".join(notes)
 
 
 def also_in(retriever: HybridRetriever, section_id: str | None, hit: Hit) -> tuple[str, ...]:
@@ -63,41 +117,15 @@ def in_edition(retriever: HybridRetriever, chunk: Chunk, language: str,
     return aligned(version, chunk, language, vector)
 
 
-def in_answer_edition(retriever: HybridRetriever, hits: Sequence[Hit], lang: str,
-                      vector: np.ndarray) -> tuple[list[Hit], str]:
-    """``hits`` moved into ``lang``'s edition (Japanese where it lacks a section), renumbered, and
-    the note saying what came from where."""
-    target = lang if lang in retriever.version.manifest.languages else BASE
-    out: list[Hit] = []
-    fallback: list[str] = []
-    for hit in hits:
-        found = in_edition(retriever, hit.chunk, target, vector) or \
-            (in_edition(retriever, hit.chunk, BASE, vector) if target != BASE else [])
-        chunk = found[0] if found else hit.chunk
-        if chunk.language != target:
-            fallback.append(chunk.section_id or chunk.source_id)
-        if all(h.chunk.chunk_id != chunk.chunk_id for h in out):
-            out.append(replace(hit, rank=len(out) + 1, chunk=chunk))
-    notes = []
-    if target != lang:
-        notes.append(f"There is no {lang} edition in this knowledge base; answering from {BASE}.")
-    if fallback:
-        notes.append(f"Not in the {target} edition: {', '.join(dict.fromkeys(fallback))} "
-                     f"(see the {BASE} edition).")
-    # Quote only the requested edition when it has any of the sections; else the fallbacks.
-    in_target = [h for h in out if h.chunk.language == target]
-    return [replace(h, rank=i) for i, h in enumerate(in_target or out, 1)], " ".join(notes)
-
-
 def generated(extractive: Answer, hits: Sequence[Hit], lang: str | None, llm: LLMSettings,
               max_sentences: int) -> Answer:
-    """The LLM's answer over the same passages, or ``extractive`` with the reason it was not used."""
+    """The LLM's answer over the same sections, or ``extractive`` with the reason it was not used."""
     if not llm.base_url:
         raise ConfigError("no LLM endpoint configured: set KB_LLM_BASE_URL (and KB_LLM_MODEL, "
                           "KB_LLM_API_KEY) to an OpenAI-compatible server, or ask without --llm")
     language = lang or guess_language(extractive.query)
     try:
-        sentences = generate(llm, extractive.query, hits, language, max_sentences)
+        sentences = generate(llm, extractive.query, hits, language, max_sentences * max(1, len(hits)))
     except LLMError as exc:
         note = f"Generated answer not used: {exc}; showing the quoted answer."
         return replace(extractive, note=" ".join(filter(None, (extractive.note, note))))

@@ -1,61 +1,66 @@
-"""Turn retrieval results into an Answer a desk worker can verify: quoted sentences citing sources.
+"""Turn answer sections into an Answer a desk worker can hand over: one cited block per section.
 
-The answer abstains when the knowledge base does not support one. ``support`` is the learned
-re-ranker's score of the best hit (it weighs the passage's and its best sentence's cosine to the
-question and the share of the question's keywords the passage contains); with the re-ranker off,
-the best passage cosine plus 0.1 x the share of keywords the best sentence contains. Below the
-calibrated threshold the answer says so plainly and lists the nearest sections instead. See
-``bench/abstention.py`` for how the formula and the thresholds were chosen.
+Each block is one section in one edition: its heading and its key sentences, quoted verbatim
+(``answer.extract``), citing that section once. The first block is the best-supported section;
+the others follow with what is urgent first (the shortest deadline they state), then by support.
+Whether to answer at all is decided before, by ``answer.support``; below its threshold the answer
+says so plainly and lists the nearest sections instead.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
-from answer.extract import SentenceVectorsFor, extract
+from answer.extract import Passage, Quote, SentenceVectorsFor, key_sentences
+from answer.keyfacts import deadline_days
 from answer.legs import Query
 from index.keyword import KeywordIndex
 from kb.config import AnswerSettings
-from ingest.language import guess_language
 from kb.model import Answer, AnswerBlock, AnswerSentence, Hit, SearchResult
 
 NOT_FOUND = ("The knowledge base has no passage that answers this question. "
              "The nearest sections are listed below; check them or refer the question onwards.")
-WORDS_WEIGHT = 0.1  # fused support = top cosine + WORDS_WEIGHT * best keyword coverage (bench/abstention.py)
+UNSURE = ("The guidebook may not cover this question: these are the nearest sections; "
+          "check that they answer it before you pass them on.")
 
 
-def support_score(result: SearchResult, word_coverage: float) -> float:
-    """The re-ranker's score of the best hit; without the re-ranker, the best passage cosine plus
-    ``WORDS_WEIGHT`` x the best sentence's keyword coverage."""
-    if result.reranked:
-        return max((h.rerank_score for h in result.hits if h.rerank_score is not None), default=0.0)
-    dense = max((h.dense_score for h in result.hits if h.dense_score is not None), default=0.0)
-    return dense + WORDS_WEIGHT * word_coverage
-
-
-def threshold(result: SearchResult, settings: AnswerSettings) -> float:
-    """The calibrated support below which to abstain, in the units ``support_score`` gives."""
-    return settings.abstain_below if result.reranked else settings.abstain_below_fused
-
-
-def compose_answer(result: SearchResult, query: Query, sentence_vectors: SentenceVectorsFor,
-                   keyword: KeywordIndex, settings: AnswerSettings, *,
-                   hits: Sequence[Hit] | None = None, note: str = "") -> Answer:
-    """Answer from ``hits`` (default: the result's own; the answer edition's aligned passages when
-    the caller asks for another language), judged for support on the retrieval ``result``."""
-    hits = tuple(hits if hits is not None else result.hits)[:settings.passages]
-    quoted, sources, words = extract(hits, query, sentence_vectors, keyword, max_sentences=settings.max_sentences)
-    support = support_score(result, words)
-    language = guess_language(query.text)
-    if not quoted or support < threshold(result, settings):
-        return Answer(result.query, (), hits[:3], abstained=True, note=" ".join(filter(None, (NOT_FOUND, note))),
-                      support=support, timings_ms=dict(result.timings_ms), verdict="not_found", language=language)
-    return Answer(result.query, tuple(quoted), tuple(sources), note=note, support=support,
-                  timings_ms=dict(result.timings_ms), blocks=blocks_of(quoted, sources), language=language,
-                  edition=sources[0].chunk.language if sources else "")
+def compose_answer(result: SearchResult, query: Query, passages: Sequence[Passage],
+                   sentence_vectors: SentenceVectorsFor, keyword: KeywordIndex, settings: AnswerSettings, *,
+                   support: float, verdict: str, note: str = "", edition: str = "") -> Answer:
+    """The answer from ``passages`` (the answer sections, best first, in their answer editions)."""
+    if verdict == "not_found" or not passages:
+        nearest = tuple(replace(p.hit, rank=i) for i, p in enumerate(passages[:3], 1))
+        return Answer(result.query, (), nearest, abstained=True, note=" ".join(filter(None, (NOT_FOUND, note))),
+                      support=support, timings_ms=dict(result.timings_ms), verdict="not_found",
+                      language=query.language, edition=edition)
+    quoted: list[tuple[Passage, list[Quote]]] = []
+    for i, p in enumerate(passages):  # the best section in full measure, the others a sentence less
+        quotes = key_sentences(p, query, sentence_vectors, keyword,
+                               settings.max_sentences if i == 0 else max(1, settings.max_sentences - 1))
+        if quotes:
+            quoted.append((p, quotes))
+    if not quoted:
+        return compose_answer(result, query, passages, sentence_vectors, keyword, settings, support=support,
+                              verdict="not_found", note=note, edition=edition)
+    first, rest = quoted[0], quoted[1:]
+    rest.sort(key=lambda pq: min((d for q in pq[1] if (d := deadline_days(q.text)) is not None), default=10**6))
+    blocks, sentences, sources = [], [], []
+    for n, (p, quotes) in enumerate([first, *rest], 1):
+        own = tuple(AnswerSentence(q.text, (n,)) for q in quotes)
+        chunk = p.hit.chunk
+        title = chunk.section_path[-1] if chunk.section_path else chunk.title
+        blocks.append(AnswerBlock(n, chunk.section_id, title, own))
+        sentences.extend(own)
+        sources.append(replace(p.hit, rank=n))
+    if verdict == "unsure":
+        note = " ".join(filter(None, (UNSURE, note)))
+    return Answer(result.query, tuple(sentences), tuple(sources), note=note, support=support,
+                  timings_ms=dict(result.timings_ms), blocks=tuple(blocks), verdict=verdict,
+                  language=query.language, edition=edition or sources[0].chunk.language)
 
 
 def blocks_of(sentences: Sequence[AnswerSentence], sources: Sequence[Hit]) -> tuple[AnswerBlock, ...]:
-    """The sentences grouped by the source they quote, in source order."""
+    """Sentences (e.g. an LLM's) grouped by the source they cite first, in source order."""
     out = []
     for n, hit in enumerate(sources, 1):
         own = tuple(s for s in sentences if s.citations and s.citations[0] == n)

@@ -22,14 +22,12 @@ BASE = "ja"  # the original; every translated edition is aligned to it
 def editions_for(query: str, available: Mapping[str, Sequence[int]],
                  languages: Sequence[str] | None = None) -> list[str | None]:
     """The editions to search separately (each is evidence for the sections it has: every edition
-    by default, the question's own first); ``[None]`` means all rows at once."""
+    by default, the question's own first)."""
     if languages:
         chosen = [lang for lang in dict.fromkeys(languages) if lang in available]
         if not chosen:
             raise QueryError(f"No edition in {list(languages)} in this index; available: {sorted(available)}")
         return chosen
-    if len(available) <= 1:
-        return [None]
     lang = guess_language(query)
     return sorted(available, key=lambda e: (e != lang, e != BASE, e))
 

@@ -35,10 +35,12 @@ def check_query(query: str, k: int, max_chars: int) -> str:
 
 
 class Retrieved(NamedTuple):
-    """A search result and the prepared query it came from (answer extraction reuses its vector)."""
+    """A search result, the prepared query it came from (answer extraction reuses its vector), and
+    in hybrid mode the section ranking behind it (``answer.support`` reads its evidence)."""
 
     result: SearchResult
     query: Query
+    sections: Scored | None = None
 
 
 class HybridRetriever:
@@ -82,11 +84,14 @@ class HybridRetriever:
             ranked[edition] = self._rank(prepared, mode, legs, keep, timings)
             for name, leg in legs.items():
                 leg_scores[name].update(zip(leg.rows.tolist(), leg.scores.tolist()))
-        if mode == "hybrid" and len(editions) > 1:
+        scored = None
+        if mode == "hybrid":
             t0 = time.perf_counter()
-            top = self._by_section(prepared, ranked, k, languages)
+            scored = self._score_sections(prepared, ranked)
             timings["sections"] = (time.perf_counter() - t0) * 1e3
-        else:  # one edition, or one leg: rows merged by score
+        if scored is not None and len(editions) > 1:
+            top = self._by_section(prepared, scored, ranked, k, languages)
+        else:  # one edition (its re-ranker decides), or one leg: rows merged by score
             best: dict[int, tuple[float, float | None, float | None]] = {}
             for row, scores in (x for rows in ranked.values() for x in rows[:k]):
                 if row not in best or scores[0] > best[row][0]:
@@ -98,13 +103,12 @@ class HybridRetriever:
                 keyword_score=leg_scores["keyword"].get(row), fused_score=fused, rerank_score=reranked)
             for i, (row, (score, fused, reranked)) in enumerate(top, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
-        return Retrieved(SearchResult(query=text, hits=hits, timings_ms=timings), prepared)
+        return Retrieved(SearchResult(query=text, hits=hits, timings_ms=timings), prepared, scored)
 
-    def _by_section(self, query: Query, ranked: dict, k: int,
+    def _by_section(self, query: Query, scored: Scored, ranked: dict, k: int,
                     languages: Sequence[str] | None) -> list[tuple[int, tuple[float, float | None, float | None]]]:
         """The top ``k`` sections, each as (its row in the edition it is shown in, scores)."""
         own = {e: dict(rows) for e, rows in ranked.items()}
-        scored = self._score_sections(query, ranked)
         prefer = list(languages) if languages else [query.language, BASE, "en"]
         out = []
         for score, best in zip(scored.scores[:k], scored.best_rows[:k]):

@@ -1,11 +1,15 @@
-"""Calibrate when `ask` abstains, on the labelled in-scope / out-of-scope questions.
+"""Fit and calibrate when `ask` abstains: the support models of answer/support.py.
 
-For every question it records the features the answer's ``support`` can be built from, then for each
-candidate support formula picks the threshold with the best F1 for abstaining (out-of-scope = positive)
-and estimates how that choice generalises with 5-fold cross-validation (threshold fitted on 4/5,
-scored on the held-out 1/5).
+For every question of the training files (in and out of scope, every language), the product's own
+search gives the question's vector and the section ranking. Two logistic regressions (L2,
+standardised inputs) predict "the guidebook answers it": the scope model over the question's vector
+and the fallback over the ranking features. Reported for each: 5-fold cross-validated AUC and
+reliability (ECE over 10 bins), precision/recall of abstaining (out of scope = positive) and the
+share of answerable questions abstained or marked unsure at the product thresholds, for the training
+questions (cross-validated) and for each check file (never used to fit or to choose). ``--write``
+saves the fitted scope model to answer/scope.json. Usage:
 
-    python bench/abstention.py --index DIR [--questions eval/guidebook_questions.jsonl]
+    python bench/abstention.py [--index DIR] [--check ../shared/eval/consultations/dev.jsonl] [--write] [--json]
 """
 from __future__ import annotations
 
@@ -15,96 +19,135 @@ import random
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from answer.compose import support_score  # noqa: E402
+from answer import support  # noqa: E402
 from answer.evaluate import load_questions  # noqa: E402
 from bench.common import ROOT, machine  # noqa: E402
+from kb import KnowledgeBase  # noqa: E402
+
+TRAIN = [(ROOT / "eval" / "consultations.jsonl", "dev"), (ROOT / "eval" / "guidebook_questions.jsonl", None)]
 
 
-def features(kb, question: str) -> dict[str, float]:
-    """The parts `ask` builds its support from, computed the way `ask` does (answer.compose)."""
-    from answer.extract import extract
-
-    settings, retriever = kb.settings, kb._retriever
-    result, query = retriever.search(question, max(settings.top_k, settings.answer_passages))
-    words = extract(result.hits[:settings.answer_passages], query, retriever.sentence_vectors,
-                    retriever.version.keyword, max_sentences=settings.max_sentences).best_words
-    # The top cosine over all retrieved hits, not only the cited ones.
-    dense = max((h.dense_score for h in result.hits if h.dense_score is not None), default=0.0)
-    return {"dense": dense, "words": words, "reranked": support_score(result, words) if result.reranked else 0.0}
+def examples(kb: KnowledgeBase, path: Path, split: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(question vectors, ranking features, answerable) per question."""
+    vs, xs, ys = [], [], []
+    for q in load_questions(path, split):
+        found = kb._retriever.search(q.question, kb.settings.answer_passages)
+        vs.append(found.query.vector)
+        xs.append(support.features(found.sections))
+        ys.append(1.0 if q.in_scope else 0.0)
+    return np.array(vs), np.array(xs), np.array(ys)
 
 
-FORMULAS = {
-    "re-ranker score of the best hit": lambda f: f["reranked"],
-    "dense": lambda f: f["dense"],
-    "words": lambda f: f["words"],
-    **{f"dense + {w} * words": (lambda f, w=w: f["dense"] + w * f["words"]) for w in (0.05, 0.1, 0.2, 0.3, 0.5)},
-}
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.05) -> tuple[np.ndarray, float]:
+    from scipy.optimize import minimize
+
+    mu, sd = x.mean(0), x.std(0) + 1e-9
+    z = (x - mu) / sd
+
+    def loss(w):
+        p = 1 / (1 + np.exp(-(z @ w[:-1] + w[-1])))
+        value = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)) + l2 * w[:-1] @ w[:-1]
+        return value, np.r_[z.T @ (p - y) / len(y) + 2 * l2 * w[:-1], np.mean(p - y)]
+
+    w = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    raw = w[:-1] / sd
+    return raw, float(w[-1] - mu @ raw)
 
 
-def prf(scores, labels, threshold) -> tuple[float, float, float]:
-    tp = sum(1 for s, out in zip(scores, labels) if s < threshold and out)
-    fp = sum(1 for s, out in zip(scores, labels) if s < threshold and not out)
-    fn = sum(1 for s, out in zip(scores, labels) if s >= threshold and out)
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+def prob(x: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(x @ weights + bias, -50, 50)))
 
 
-def best_threshold(scores, labels) -> float:
-    cuts = sorted(set(scores))
-    candidates = [(a + b) / 2 for a, b in zip(cuts, cuts[1:])] or cuts
-    return max(candidates, key=lambda t: (prf(scores, labels, t)[2], -t))
+def cross_validated(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
+    order = list(range(len(y)))
+    random.Random(1).shuffle(order)
+    out = np.zeros(len(y))
+    for f in range(5):
+        test = order[f::5]
+        held = set(test)
+        w, b = fit(x[[i for i in order if i not in held]], y[[i for i in order if i not in held]], l2)
+        out[test] = prob(x[test], w, b)
+    return out
 
 
-def cross_validate(scores, labels, folds=5, seed=0) -> tuple[float, float, float]:
-    idx = list(range(len(scores)))
-    random.Random(seed).shuffle(idx)
-    tp = fp = fn = 0
-    for k in range(folds):
-        test = set(idx[k::folds])
-        train = [i for i in idx if i not in test]
-        t = best_threshold([scores[i] for i in train], [labels[i] for i in train])
-        for i in test:
-            abstain, out = scores[i] < t, labels[i]
-            tp += abstain and out
-            fp += abstain and not out
-            fn += (not abstain) and out
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+def auc(p: np.ndarray, y: np.ndarray) -> float:
+    pos, neg = p[y == 1], p[y == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def ece(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: |mean predicted - share answerable| per bin, weighted by size."""
+    edges = np.minimum((p * bins).astype(int), bins - 1)
+    return float(sum(abs(p[edges == b].mean() - y[edges == b].mean()) * (edges == b).sum()
+                     for b in range(bins) if (edges == b).any()) / len(p))
+
+
+def abstention(p: np.ndarray, y: np.ndarray, below: float) -> dict[str, float]:
+    abstained = p < below
+    tp = int((abstained & (y == 0)).sum())
+    fp = int((abstained & (y == 1)).sum())
+    fn = int((~abstained & (y == 0)).sum())
+    return {"precision": round(tp / (tp + fp), 3) if tp + fp else 0.0,
+            "recall": round(tp / (tp + fn), 3) if tp + fn else 0.0,
+            "answerable_abstained": round(fp / max(1, int((y == 1).sum())), 3),
+            "unsure_or_abstained_answerable": 0.0}
+
+
+def report_for(p: np.ndarray, y: np.ndarray, lo: float, hi: float) -> dict[str, float]:
+    out = abstention(p, y, lo)
+    out["unsure_or_abstained_answerable"] = round(float(((p < hi) & (y == 1)).sum()) / max(1, int(y.sum())), 3)
+    out.update(auc=round(auc(p, y), 3), ece=round(ece(p, y), 3), n=len(y), out_of_scope=int((y == 0).sum()))
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", type=Path, default=None)
-    ap.add_argument("--questions", type=Path, default=ROOT / "eval" / "guidebook_questions.jsonl")
+    ap.add_argument("--index", type=Path)
+    ap.add_argument("--check", type=Path, action="append", default=[])
+    ap.add_argument("--l2", type=float, default=0.01, help="L2 strength of the scope model")
+    ap.add_argument("--write", action="store_true", help="save the fitted scope model to answer/scope.json")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-
-    from kb import KnowledgeBase
-
-    questions = load_questions(args.questions)
     kb = KnowledgeBase.open(args.index)
-    rows = [features(kb, q.question) for q in questions]
-    labels = [not q.in_scope for q in questions]
-    report = {"machine": machine(), "questions": len(questions), "out_of_scope": sum(labels), "formulas": {}}
-    for name, formula in FORMULAS.items():
-        scores = [formula(r) for r in rows]
-        t = best_threshold(scores, labels)
-        p, r, f = prf(scores, labels, t)
-        cp, cr, cf = cross_validate(scores, labels)
-        report["formulas"][name] = {"threshold": round(t, 4), "precision": p, "recall": r, "f1": f,
-                                    "cv_precision": cp, "cv_recall": cr, "cv_f1": cf}
+    parts = [examples(kb, p, s) for p, s in TRAIN]
+    v, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    checks = {str(p): examples(kb, p, None) for p in args.check}
+    lo, hi = kb.settings.abstain_below, kb.settings.unsure_below
+    scope_w, scope_b = fit(v, y, args.l2)
+    rank_w, rank_b = fit(x, y)
+    results = {"scope model, training, 5-fold CV": report_for(cross_validated(v, y, args.l2), y, lo, hi),
+               "ranking features, training, 5-fold CV": report_for(cross_validated(x, y, 0.05), y, lo, hi)}
+    for path, (cv, cx, cy) in checks.items():
+        results[f"scope model, {path}"] = report_for(prob(cv, scope_w, scope_b), cy, lo, hi)
+        results[f"ranking features, {path}"] = report_for(prob(cx, rank_w, rank_b), cy, lo, hi)
+    report = {"machine": machine(), "model_id": kb._retriever.embedder.model_id, "features": list(support.FEATURES),
+              "ranking_weights": [round(float(w), 4) for w in rank_w], "ranking_bias": round(rank_b, 4),
+              "thresholds": {"abstain_below": lo, "unsure_below": hi}, "training": len(y),
+              "out_of_scope": int((y == 0).sum()), "results": results}
+    if args.write:
+        support.SCOPE_FILE.write_text(json.dumps({
+            "model_id": report["model_id"], "bias": round(scope_b, 6), "l2": args.l2,
+            "fitted_on": [f"{p.relative_to(ROOT)}{f' ({s})' if s else ''}" for p, s in TRAIN],
+            "weights": [round(float(w), 6) for w in scope_w]}, indent=1) + "\n", encoding="utf-8")
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    print(f"# {report['machine']}\n# {len(questions)} questions ({sum(labels)} out of scope), index {args.index}")
-    print("| support formula | threshold | P | R | F1 | 5-fold CV P | CV R | CV F1 |\n|---|---|---|---|---|---|---|---|")
-    for name, m in report["formulas"].items():
-        print(f"| {name} | {m['threshold']} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
-              f"{m['cv_precision']:.3f} | {m['cv_recall']:.3f} | {m['cv_f1']:.3f} |")
+    print(f"# {report['machine']}\n# {len(y)} training questions, {int((y == 0).sum())} out of scope; "
+          f"model {report['model_id']}")
+    print("ranking weights: " + ", ".join(f"{f} {w:.4f}" for f, w in zip(support.FEATURES, rank_w)) +
+          f"; bias {rank_b:.4f}")
+    print(f"thresholds: abstain below {lo}, unsure below {hi}")
+    print("| model, set | P | R | answerable abstained | answerable unsure or abstained | AUC | ECE | n (out of scope) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, m in results.items():
+        print(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['answerable_abstained']:.3f} | "
+              f"{m['unsure_or_abstained_answerable']:.3f} | {m['auc']:.3f} | {m['ece']:.3f} | {m['n']} ({m['out_of_scope']}) |")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,29 @@ def stitch(chunks: Sequence[Chunk]) -> list[Chunk]:
     return out
 
 
+def join_passages(chunks: Sequence[Chunk]) -> tuple[Chunk, list[tuple[int, Chunk]]]:
+    """One passage for a whole section: its chunks stitched (overlaps cut) and joined, and each
+    stitched chunk with where it starts in the joined text. The gap between two chunks is whitespace in the
+    document (blocks end at a sentence); it is kept as that many newlines, so every sentence of the
+    joined text is still a verbatim span of one chunk. Pages run from the first chunk to the last."""
+    parts = stitch(chunks)
+    if not parts:
+        raise ValueError("join_passages needs at least one chunk")
+    texts, starts, pos = [], [], 0
+    for i, c in enumerate(parts):
+        gap = "" if i == 0 else "\n" * max(0, c.char_start - parts[i - 1].char_end) \
+            if c.source_id == parts[i - 1].source_id else "\n"
+        pos += len(gap)
+        texts.append(gap + c.text)
+        starts.append((pos, c))
+        pos += len(c.text)
+    first, last = parts[0], parts[-1]
+    joined = replace(first, chunk_id=first.chunk_id if len(parts) == 1 else f"{first.chunk_id}+{len(parts) - 1}",
+                     text="".join(texts), page_end_index=last.page_end_index, page_end_label=last.page_end_label,
+                     char_end=last.char_end if last.source_id == first.source_id else first.char_end)
+    return joined, starts
+
+
 def chunk_document(doc: Document, size: int = 400, overlap: int = 80) -> list[Chunk]:
     """Chunks of ``doc`` in reading order (see module docstring for the rules)."""
     text = doc.text

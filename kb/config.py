@@ -53,10 +53,12 @@ class RetrievalSettings:
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    passages: int
-    max_sentences: int
+    passages: int  # sections retrieved for an answer (the nearest ones are listed when it abstains)
+    max_sentences: int  # per section
     abstain_below: float
-    abstain_below_fused: float
+    unsure_below: float
+    max_sections: int
+    section_margin: float
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,15 @@ class Settings:
     rerank_depth: int = 20  # fused candidates the learned re-ranker orders (answer/rerank.py; 0 = off)
     top_k: int = 5
     max_query_chars: int = 2000
-    answer_passages: int = 5  # passages the extractive answer picks sentences from
-    max_sentences: int = 4
-    # Support thresholds below which `ask` abstains, calibrated by bench/abstention.py (BENCHMARKS.md):
-    # one for the re-ranker's score of the best hit, one for cosine + 0.1 x coverage (rerank_depth = 0).
-    abstain_below: float = 92.64
-    abstain_below_fused: float = 0.900
+    answer_passages: int = 5  # sections an answer is chosen from
+    max_sentences: int = 4  # key sentences quoted from one answer section (one fewer each when several)
+    max_sections: int = 3  # answer blocks: sections within section_margin of the best one
+    section_margin: float = 2.0  # in the section model's score units (answer/sections.py)
+    # The probability that the guidebook answers the question (answer/support.py), calibrated by
+    # bench/abstention.py (BENCHMARKS.md): below abstain_below `ask` says it found nothing, below
+    # unsure_below it answers marked "not sure".
+    abstain_below: float = 0.3
+    unsure_below: float = 0.65
     llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
     llm_model: str = "default"
     llm_api_key: str | None = None
@@ -137,6 +142,11 @@ class Settings:
             raise ConfigError("candidates and top_k must be at least 1")
         if self.rerank_depth < 0:
             raise ConfigError("rerank_depth must be >= 0 (0 turns the re-ranker off)")
+        if not 0 <= self.abstain_below <= self.unsure_below <= 1:
+            raise ConfigError("abstain_below and unsure_below are probabilities: 0 <= abstain_below <= "
+                              "unsure_below <= 1")
+        if self.max_sections < 1 or self.max_sentences < 1:
+            raise ConfigError("max_sections and max_sentences must be at least 1")
 
     def with_(self, **changes: Any) -> "Settings":
         changed = replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -161,8 +171,8 @@ class Settings:
 
     @property
     def answer(self) -> AnswerSettings:
-        return AnswerSettings(self.answer_passages, self.max_sentences, self.abstain_below,
-                              self.abstain_below_fused)
+        return AnswerSettings(self.answer_passages, self.max_sentences, self.abstain_below, self.unsure_below,
+                              self.max_sections, self.section_margin)
 
     @property
     def llm(self) -> LLMSettings:

@@ -41,6 +41,7 @@ def fake_embedder(monkeypatch):
     fake = FakeEmbedder()
     # The abstention threshold is calibrated for the real model's cosines, not the fake's.
     monkeypatch.setenv("KB_ABSTAIN_BELOW", "0")
+    monkeypatch.setenv("KB_UNSURE_BELOW", "0")
     monkeypatch.setenv("KB_MODEL", "fake")
     register_model("fake", ModelSpec(identity=lambda: FakeEmbedder.model_id, factory=lambda threads, batch: fake))
     yield fake

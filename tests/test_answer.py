@@ -1,107 +1,147 @@
-"""Extractive answers: every sentence is a verbatim span of the passage it cites; honest abstention."""
+"""Extractive answers: one block per section, every sentence a verbatim span of the source it cites,
+key facts first, urgent sections first, an honest "not found"."""
 import numpy as np
 import pytest
 
 from answer.compose import compose_answer
-from answer.extract import candidates, select, Candidate
+from answer.extract import Passage, candidates, key_sentences
+from answer.keyfacts import deadline_days, fact_kinds
 from answer.legs import Query
 from index.keyword import KeywordIndex
+from ingest.chunker import join_passages
 from kb.config import AnswerSettings
 from kb.model import Chunk, Hit, SearchResult
 from tests.fakes import FakeEmbedder
 
-TEXTS = [
-    "在留カードをなくしたときは、まず警察に届け出ます。紛失を知った日から14日以内に再交付を申請します。手数料はかかりません。",
-    "引っ越しをしたら、14日以内に新しい市区町村で転入届を出します。在留カードを持って行きます。",
-    "ごみは決められた曜日の朝に出します。分別のルールは市区町村によって異なります。",
-]
+SECTIONS = {
+    "1.1.3": ["在留カードをなくしたときは、まず警察に遺失届を出します。",
+              "紛失を知った日から14日以内に、地方出入国在留管理官署で再交付を申請します。手数料はかかりません。",
+              "カードのデザインは数年ごとに変わります。"],
+    "4.2.1": ["子どもが生まれたら、生まれた日を含めて14日以内に市区町村へ出生届を出します。"],
+    "1.2.4": ["日本国籍のない子どもは、生まれた日から30日以内に在留資格の取得を申請します。"],
+    "4.2.2": ["本国の大使館にも出生を届け出ます。"],
+}
 
 
-def hit(i: int, text: str, start: int = 0, source: str = "ja/01.md", dense: float = 0.9) -> Hit:
-    chunk = Chunk(f"c{i}", source, "ガイド", "ja", "s", text, (f"{i + 1} 節",), f"1.{i + 1}",
-                  char_start=start, char_end=start + len(text))
-    return Hit(i + 1, 1.0 - i / 10, chunk, dense_score=dense, keyword_score=1.0)
+def section_hits(embedder, order):
+    """Each section as its stored chunks (the first one split in two overlapping chunks) joined."""
+    out = []
+    for rank, sid in enumerate(order, 1):
+        texts = SECTIONS[sid]
+        chunks, pos = [], 0
+        for i, t in enumerate(texts):
+            chunks.append(Chunk(f"{sid}-{i}", f"ja/{sid}.md", "ガイド", "ja", "s", t, ("章", f"({rank}) 節{sid}"), sid,
+                                page_label=str(rank), char_start=pos, char_end=pos + len(t)))
+            pos += len(t) + 1
+        joined, parts = join_passages(chunks)
+        by_id = {c.chunk_id: c for c in chunks}
+        stored = tuple((o, by_id[p.chunk_id], p.char_start - by_id[p.chunk_id].char_start) for o, p in parts)
+        out.append(Passage(Hit(rank, 10.0 - rank, joined), stored))
+    return out
 
 
 def spans_embedder(embedder):
-    """What the retriever gives extraction: vectors of (chunk, start, end) sentence spans."""
+    """What the retriever gives extraction: vectors of (stored chunk, start, end) sentence spans."""
     return lambda spans: embedder.embed_passages([c.text[a:b] for c, a, b in spans])
 
 
 @pytest.fixture
 def parts():
     embedder = FakeEmbedder()
-    keyword = KeywordIndex.build(TEXTS)
-    hits = tuple(hit(i, t, start=1000 * i) for i, t in enumerate(TEXTS))
-    return embedder, keyword, hits
+    keyword = KeywordIndex.build(["\n".join(v) for v in SECTIONS.values()])
+    return embedder, keyword
 
 
-def settings(threshold: float) -> AnswerSettings:
-    return AnswerSettings(passages=5, max_sentences=4, abstain_below=threshold, abstain_below_fused=threshold)
+def settings(max_sentences: int = 4) -> AnswerSettings:
+    return AnswerSettings(passages=5, max_sentences=max_sentences, abstain_below=0.3, unsure_below=0.6,
+                          max_sections=3, section_margin=2.0)
 
 
-def answer_for(query, parts, threshold=0.0):
-    embedder, keyword, hits = parts
-    result = SearchResult(query, hits)
-    prepared = Query(query, keyword.query_tokens(query), embedder.embed_queries([query])[0])
-    return compose_answer(result, prepared, spans_embedder(embedder), keyword, settings(threshold))
+def answer_for(question, parts, order, verdict="answered", max_sentences=4):
+    embedder, keyword = parts
+    passages = section_hits(embedder, order)
+    query = Query(question, keyword.query_tokens(question), embedder.embed_queries([question])[0], "ja", {})
+    return compose_answer(SearchResult(question, tuple(p.hit for p in passages)), query, passages,
+                          spans_embedder(embedder), keyword, settings(max_sentences), support=0.9, verdict=verdict)
 
 
-def test_every_answer_sentence_is_a_verbatim_span_of_its_cited_source(parts):
-    answer = answer_for("在留カードを紛失したら何日以内に再交付を申請しますか", parts)
-    assert not answer.abstained and answer.sentences
+def test_every_sentence_is_a_verbatim_span_of_the_section_it_cites_once(parts):
+    answer = answer_for("在留カードを紛失したら何日以内に再交付を申請しますか", parts, ["1.1.3", "4.2.1"])
+    assert not answer.abstained and answer.sentences and answer.verdict == "answered"
     for sentence in answer.sentences:
-        assert sentence.citations
-        for n in sentence.citations:
-            assert 1 <= n <= len(answer.sources)
-            assert sentence.text in answer.sources[n - 1].chunk.text
-    assert any("14日以内に再交付" in s.text for s in answer.sentences)
-    assert answer.sources[0].chunk.chunk_id == "c0"
-    cited = {n for s in answer.sentences for n in s.citations}
-    assert cited == set(range(1, len(answer.sources) + 1))  # every listed source is cited
+        [n] = sentence.citations
+        assert sentence.text in answer.sources[n - 1].chunk.text
+    assert len({h.chunk.section_id for h in answer.sources}) == len(answer.sources)  # no section twice
+    assert [b.section_id for b in answer.blocks] == [h.chunk.section_id for h in answer.sources]
+    assert any("14日以内" in s.text for s in answer.blocks[0].sentences)
 
 
-def test_sentences_keep_reading_order_within_a_passage(parts):
-    answer = answer_for("在留カード 紛失 再交付 手数料", parts)
-    texts = [s.text for s in answer.sentences if s.citations == (1,)]
-    positions = [TEXTS[0].index(t) for t in texts]
-    assert positions == sorted(positions)
+def test_key_facts_win_and_reading_order_is_kept(parts):
+    from answer.extract import FEATURES, WEIGHTS
+
+    plain = np.zeros(len(FEATURES))
+    plain[FEATURES.index("cosine")] = 0.85
+    factual = plain.copy()
+    for kind in ("fact_deadline", "fact_where", "fact_cost"):
+        factual[FEATURES.index(kind)] = 1.0
+    assert factual @ WEIGHTS[:-1] > plain @ WEIGHTS[:-1]  # as relevant, but with the facts: preferred
+    answer = answer_for("在留カード なくした", parts, ["1.1.3"], max_sentences=2)
+    positions = [answer.sources[0].chunk.text.index(s.text) for s in answer.sentences]
+    assert len(positions) == 2 and positions == sorted(positions)
 
 
-def test_overlapping_chunks_do_not_repeat_a_sentence():
-    first = "警察に届けます。再交付を申請します。"
-    second = "再交付を申請します。手数料は無料です。"
-    hits = (hit(0, first, start=0), hit(1, second, start=len("警察に届けます。")))
-    texts = [c.text for c in candidates(hits)]
-    assert texts == ["警察に届けます。", "再交付を申請します。", "手数料は無料です。"]
+def test_after_the_best_section_the_urgent_ones_come_first(parts):
+    answer = answer_for("子どもが生まれました。何をすればいいですか", parts, ["4.2.1", "4.2.2", "1.2.4"])
+    assert [b.section_id for b in answer.blocks] == ["4.2.1", "1.2.4", "4.2.2"]  # 14, then 30 days, then none
+    assert [b.source for b in answer.blocks] == [1, 2, 3]
 
 
-def test_select_limits_sentences_and_passages():
-    cands = [Candidate(p, i, i + 5, f"s{p}{i}", score=1.0 - 0.01 * (p * 10 + i)) for p in range(5) for i in range(3)]
-    chosen = select(cands, max_sentences=4, max_passages=2, relative=0.5)
-    assert len(chosen) == 4 and len({c.passage for c in chosen}) <= 2
+def test_not_found_lists_the_nearest_sections_and_quotes_nothing(parts):
+    answer = answer_for("在留カードを紛失したら", parts, ["1.1.3", "4.2.1"], verdict="not_found")
+    assert answer.abstained and answer.sentences == () and answer.blocks == () and answer.note
+    assert [h.chunk.section_id for h in answer.sources] == ["1.1.3", "4.2.1"]
+    assert answer.to_dict()["verdict"] == "not_found"
 
 
-def test_abstains_below_the_threshold_and_lists_nearest_sections(parts):
-    answer = answer_for("在留カードを紛失したら", parts, threshold=10.0)
-    assert answer.abstained and answer.sentences == () and answer.note
-    assert [h.chunk.chunk_id for h in answer.sources] == ["c0", "c1", "c2"]
-    assert answer.to_dict()["abstained"] is True
+def test_unsure_answers_say_so(parts):
+    answer = answer_for("在留カードを紛失したら", parts, ["1.1.3"], verdict="unsure")
+    assert answer.sentences and not answer.abstained and "may not cover" in answer.note
 
 
-def test_no_hits_abstains():
+def test_a_joined_section_maps_each_sentence_back_to_its_stored_chunk():
+    a = Chunk("a", "s", "t", "ja", "r", "一文目。二文目。", char_start=0, char_end=8)
+    b = Chunk("b", "s", "t", "ja", "r", "二文目。三文目。", char_start=4, char_end=12)  # overlaps a
+    joined, parts = join_passages([b, a])
+    assert joined.text == "一文目。二文目。三文目。"
+    passage = Passage(Hit(1, 1.0, joined), tuple((o, {"a": a, "b": b}[p.chunk_id], p.char_start -
+                                                   {"a": a, "b": b}[p.chunk_id].char_start) for o, p in parts))
+    start = joined.text.index("三文目。")
+    chunk, s, e = passage.stored_span(start, start + 4)
+    assert chunk.chunk_id == "b" and chunk.text[s:e] == "三文目。"
+    assert [joined.text[x:y] for x, y in candidates(passage)] == []  # all shorter than a sentence
+
+
+def test_key_sentences_never_invent_text(parts):
+    embedder, keyword = parts
+    [passage] = section_hits(embedder, ["1.1.3"])
+    query = Query("再交付", keyword.query_tokens("再交付"), embedder.embed_queries(["再交付"])[0], "ja", {})
+    quotes = key_sentences(passage, query, spans_embedder(embedder), keyword, limit=3)
+    assert quotes and all(passage.hit.chunk.text[q.start:q.end] == q.text for q in quotes)
+
+
+@pytest.mark.parametrize("text, kinds, days", [
+    ("生まれた日を含めて14日以内に市区町村へ出生届を出します。", {"deadline", "where"}, 14),
+    ("You must notify the city office within 2 months.", {"deadline", "obligation", "where"}, 60),
+    ("Khi bị mất thẻ, hãy báo cảnh sát trong vòng 14 ngày.", {"deadline", "where"}, 14),
+    ("手数料はかかりません。", {"cost"}, None),
+])
+def test_key_fact_kinds_in_several_editions(text, kinds, days):
+    assert kinds <= set(fact_kinds(text)) and deadline_days(text) == days
+
+
+def test_no_passage_abstains():
     embedder = FakeEmbedder()
-    answer = compose_answer(SearchResult("x", ()), Query("x", ["x"], np.zeros(64, dtype=np.float32)),
-                            spans_embedder(embedder), KeywordIndex.build(["a"]), settings(0.0))
+    query = Query("x", ["x"], np.zeros(64, dtype=np.float32), "ja", {})
+    answer = compose_answer(SearchResult("x", ()), query, [], spans_embedder(embedder), KeywordIndex.build(["a"]),
+                            settings(), support=0.9, verdict="answered")
     assert answer.abstained and answer.sources == ()
-
-
-def test_support_is_the_rerankers_best_score_when_reranked(parts):
-    from answer.compose import WORDS_WEIGHT, support_score
-
-    _, _, hits = parts
-    scored = tuple(Hit(h.rank, 95.0 - h.rank, h.chunk, dense_score=0.8, rerank_score=95.0 - h.rank) for h in hits)
-    assert support_score(SearchResult("q", scored), 0.9) == 94.0
-    fused = tuple(Hit(h.rank, 0.9, h.chunk, dense_score=0.8, fused_score=0.9) for h in hits)
-    assert support_score(SearchResult("q", fused), 0.5) == pytest.approx(0.8 + WORDS_WEIGHT * 0.5)
-    assert support_score(SearchResult("q", ()), 0.0) == 0.0  # no hits: nothing supports

@@ -20,7 +20,7 @@ def test_every_edition_is_searched_the_questions_own_first():
     assert editions_for("Tôi bị mất thẻ cư trú", available) == ["vi", "ja", "ja-easy"]
     assert editions_for("在留カードをなくした", available) == ["ja", "ja-easy", "vi"]
     assert editions_for("Perdí mi tarjeta de residencia", available) == ["ja", "ja-easy", "vi"]  # no es edition
-    assert editions_for("x", {"ja": [0, 3]}) == [None]
+    assert editions_for("x", {"ja": [0, 3]}) == ["ja"]
     assert editions_for("x", available, ["vi", "ko"]) == ["vi"]
     with pytest.raises(QueryError, match="available"):
         editions_for("x", available, ["ko"])
@@ -53,13 +53,16 @@ def test_hit_in_edition_still_works_for_one_release_with_a_warning(index):
         assert hit.to_dict() == replace(hit, origin=None).to_dict() and hit == replace(hit, origin=None)
 
 
-def test_ask_in_the_residents_language_with_fallback_notes(index):
+def test_ask_in_the_residents_language_with_fallback_notes(index, monkeypatch):
+    monkeypatch.setenv("KB_SECTION_MARGIN", "1000")  # quote both sections, the one vi lacks too
     with KnowledgeBase.open(index) as kb:
         answer = kb.ask("在留カードをなくしたらどうする", lang="vi")
         assert answer.sources[0].chunk.language == "vi" and "14 ngày" in answer.sentences[0].text
         assert "Not in the vi edition: 1.2" in answer.note
         for s in answer.sentences:
             assert s.text in answer.sources[s.citations[0] - 1].chunk.text
+        assert [h.chunk.language for h in answer.sources] == ["vi", "ja"]  # 1.2 from Japanese, once
+        assert len({h.chunk.section_id for h in answer.sources}) == 2
         ko = kb.ask("在留カードをなくしたらどうする", lang="ko")
         assert "no ko edition" in ko.note and ko.sources[0].chunk.language == "ja"
 

@@ -241,6 +241,7 @@ def test_the_embedder_is_a_part_the_caller_can_pass(corpus, tmp_path, monkeypatc
     from tests.fakes import FakeEmbedder
 
     monkeypatch.setenv("KB_ABSTAIN_BELOW", "0")
+    monkeypatch.setenv("KB_UNSURE_BELOW", "0")
     fake = FakeEmbedder()
     report = KnowledgeBase.sync([corpus], index=tmp_path / "idx", embedder=fake)
     assert report.embedded == 3 and fake.passage_calls > 0

@@ -24,10 +24,10 @@ def real_settings(tmp_path) -> Settings:
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory):
-    """Four sample editions (ja, easy Japanese, en, vi), indexed with the real model once per session."""
+    """The whole sample (nine editions, partial ones included), indexed with the real model once per session."""
     root = tmp_path_factory.mktemp("sample")
     settings = real_settings(root).with_(index=root / "index")
-    report = KnowledgeBase.sync([SAMPLE_DIR / lang for lang in ("ja", "ja-easy", "en", "vi")], settings=settings)
+    report = KnowledgeBase.sync([SAMPLE_DIR], settings=settings)
     assert report.chunks > 300 and all(s.error is None for s in report.sources)
     return root / "index"
 
@@ -49,11 +49,27 @@ def search_json(index, query: str, *extra: str) -> dict:
     ("在留カードをなくしたらどうすればいいですか", ("ja", "ja-easy")),
     ("I lost my residence card. What should I do?", ("en",)),
     ("Tôi bị mất thẻ cư trú thì phải làm gì?", ("vi",)),
+    # no Spanish or Korean edition: every edition is searched, the answer comes from Japanese
+    ("Perdí mi tarjeta de residencia. ¿Qué tengo que hacer?", ("ja",)),
+    ("재류카드를 잃어버렸어요. 어떻게 해야 하나요?", ("ja",)),
 ])
 def test_lost_residence_card_finds_the_residence_card_section_first(sample_index, query, language):
     top = search_json(sample_index, query)["hits"][0]["citation"]
     assert top["section_id"] == "1.1.3", top  # 第1章 > 1 在留カード > (3) 紛失
     assert top["language"] in language and top["page_label"] and top["title"]
+
+
+@pytest.mark.parametrize("query, sections", [
+    # the Portuguese sample edition has no chapter 9, the Vietnamese none 4: the section is found
+    # in the other editions and shown from Japanese, not crowded out by Portuguese/Vietnamese text
+    ("Tenho carteira de motorista do Brasil. Posso dirigir no Japão? Como troco para a japonesa?", ("9.2",)),
+    ("Con tôi vừa sinh ở Nhật. Tôi phải nộp giấy khai sinh ở đâu và trong bao nhiêu ngày?", ("4.2.1",)),
+])
+def test_a_section_the_questions_edition_lacks_is_found_in_the_others(sample_kb, query, sections):
+    hits = sample_kb.search(query, 5).hits
+    found = [h for h in hits if any((h.chunk.section_id or "").startswith(s) for s in sections)]
+    assert found, [(h.chunk.language, h.chunk.section_id) for h in hits]
+    assert found[0].chunk.language == "ja"
 
 
 def test_all_kana_question_finds_the_moving_notification(sample_kb):
@@ -155,3 +171,18 @@ def test_in_scope_questions_are_answered(sample_kb, query):
     assert not answer.abstained and answer.sentences
     for s in answer.sentences:
         assert s.text in answer.sources[s.citations[0] - 1].chunk.text
+
+
+def test_an_answer_in_portuguese_fills_the_missing_section_from_japanese(sample_index):
+    """The acceptance case: 4.2.1 is not in the Portuguese sample edition."""
+    result = runner.invoke(app, ["ask", "子どもが生まれました。何をすればいいですか", "--lang", "pt",
+                                 "--index", str(sample_index), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cited = [(s["citation"]["section_id"], s["citation"]["language"]) for s in data["sources"]]
+    assert ("4.2.1", "ja") in cited and "4.2.1" in data["note"], (cited, data["note"])
+    assert len({sid for sid, _ in cited}) == len(cited)  # no section twice
+    for sentence in data["sentences"]:
+        [n] = sentence["citations"]
+        assert sentence["text"] in data["sources"][n - 1]["text"]
+    assert {b["section_id"] for b in data["blocks"]} <= {sid for sid, _ in cited}
