@@ -43,7 +43,7 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
                           "(.pdf, .md, .txt, e-Gov law .html)")
     root = settings.index
     with writer_lock(root):  # taken first: a second sync is refused before any work
-        loaded = load_all(files, settings.chunking, progress)
+        loaded = load_all(files, settings.chunking, progress, settings.limits)
         layout = IndexLayout(root)
         layout.clean_staging()  # builds left behind by a killed writer
         live = layout.current()
