@@ -42,7 +42,7 @@ def _main(ctx: typer.Context,
 
 def command(name: str | None = None, **kw: Any) -> Callable:
     """``app.command`` whose library errors become one line on stderr and exit code 1 (tracebacks
-    only with --debug); Ctrl-C exits 130."""
+    only with --debug); an unexpected error is one line too; Ctrl-C exits 130."""
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -56,6 +56,13 @@ def command(name: str | None = None, **kw: Any) -> Callable:
             except KeyboardInterrupt:
                 err.print("interrupted")
                 raise typer.Exit(130) from None
+            except Exception as exc:  # a bug or a failure no stage anticipated: still one line
+                if state["debug"]:
+                    raise
+                reason = " ".join(str(exc).split())[:200]
+                err.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(reason)} "
+                          "(run with --debug for the traceback)")
+                raise typer.Exit(1) from None
 
         return app.command(name, **kw)(run)
 
