@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from answer.render.safe import printable
 from kb.errors import KBError
 
 app = typer.Typer(add_completion=False, rich_markup_mode="rich",
@@ -51,7 +52,7 @@ def command(name: str | None = None, **kw: Any) -> Callable:
             except KBError as exc:
                 if state["debug"]:
                     raise
-                err.print(f"[bold red]error:[/] {escape(str(exc))}")
+                err.print(f"[bold red]error:[/] {escape(printable(str(exc)))}")
                 raise typer.Exit(1) from None
             except KeyboardInterrupt:
                 err.print("interrupted")
@@ -60,7 +61,7 @@ def command(name: str | None = None, **kw: Any) -> Callable:
                 if state["debug"]:
                     raise
                 reason = " ".join(str(exc).split())[:200]
-                err.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(reason)} "
+                err.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(printable(reason))} "
                           "(run with --debug for the traceback)")
                 raise typer.Exit(1) from None
 
@@ -232,7 +233,7 @@ def shell(index: Optional[Path] = IndexOpt) -> None:
             try:
                 out.print(_views().answer_view(kb.ask(line, k, lang=lang), passages))
             except KBError as exc:
-                err.print(f"[bold red]error:[/] {escape(str(exc))}")
+                err.print(f"[bold red]error:[/] {escape(printable(str(exc)))}")
 
 
 @command()
@@ -269,6 +270,8 @@ def fetch(
     dest: Optional[Path] = typer.Option(None, "--dest", help="Download folder (default: $KB_HOME/guidebook-pdf)."),
     lang: Optional[List[str]] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
     timeout: float = typer.Option(30.0, help="Seconds without data before a download fails."),
+    deadline: Optional[float] = typer.Option(None, "--deadline", min=1, help="Seconds one whole download may "
+                                             "take (default: setting fetch_deadline, 900)."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Download the official guidebook PDFs listed in the fetch list: allowed hosts only, size-limited,
@@ -281,7 +284,7 @@ def fetch(
     target = dest or Settings.load().home / "guidebook-pdf"
     with _progress(not json_out) as progress:
         results = KnowledgeBase.fetch(lang or None, fetch_list=fetch_list, dest=target, timeout=timeout,
-                                      progress=progress)
+                                      progress=progress, deadline=deadline)
     emit([r.to_dict() for r in results], json_out, lambda rows: _views().fetch_view(rows, str(target)))
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)

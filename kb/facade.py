@@ -115,13 +115,15 @@ class KnowledgeBase:
     @classmethod
     def fetch(cls, languages: Sequence[str] | None = None, *, fetch_list: str | Path | None = None,
               dest: str | Path | None = None, timeout: float = 30.0, settings: Settings | None = None,
-              progress: Progress | None = None) -> list[FetchResult]:
+              progress: Progress | None = None, deadline: float | None = None) -> list[FetchResult]:
         """Download the official edition PDFs of the fetch list (default ``data/guidebook/editions.toml``)
-        into ``dest`` (default ``$KB_HOME/guidebook-pdf``); one ``FetchResult`` per edition."""
+        into ``dest`` (default ``$KB_HOME/guidebook-pdf``); one ``FetchResult`` per edition, each download
+        within ``timeout`` seconds per read and ``deadline`` (default: setting ``fetch_deadline``) in all."""
         settings = settings or Settings.load()
         target = Path(dest) if dest else settings.home / "guidebook-pdf"
         return fetch_all(load_fetch_list(fetch_list or SAMPLE_DIR / "editions.toml"), target,
-                         languages=languages, timeout=timeout, progress=progress)
+                         languages=languages, timeout=timeout, progress=progress,
+                         deadline=deadline or settings.fetch_deadline)
 
     # -- reading ----------------------------------------------------------------------------
     @property
