@@ -2,7 +2,6 @@
 limit reports the file or page it stopped and the sync goes on."""
 import os
 import time
-from pathlib import Path
 
 import pytest
 
