@@ -114,8 +114,8 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 20.0  # seconds; slower replies fall back to the extractive answer
     reload_every: float = 5.0  # seconds between checks for a newer index version (0: never)
-    # Limits on what a sync reads (kb.config.IngestLimits); the real 157-page guidebook and the 22
-    # statutes stay far below them (the largest statute: ~1,300 blocks, nesting 20, headings < 100).
+    # Limits on what a sync reads (IngestLimits): the 157-page guidebook and the 22 statutes stay far
+    # below them (statutes nest 12 levels; tests/test_limits.py checks the real files raise no limit).
     max_files: int = 1000
     max_file_mb: float = 200.0
     parse_seconds: float = 120.0
