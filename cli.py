@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from answer.render.safe import printable
 from kb.errors import KBError
 
 app = typer.Typer(add_completion=False, rich_markup_mode="rich",
@@ -42,7 +43,7 @@ def _main(ctx: typer.Context,
 
 def command(name: str | None = None, **kw: Any) -> Callable:
     """``app.command`` whose library errors become one line on stderr and exit code 1 (tracebacks
-    only with --debug); Ctrl-C exits 130."""
+    only with --debug); an unexpected error is one line too; Ctrl-C exits 130."""
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -51,11 +52,18 @@ def command(name: str | None = None, **kw: Any) -> Callable:
             except KBError as exc:
                 if state["debug"]:
                     raise
-                err.print(f"[bold red]error:[/] {escape(str(exc))}")
+                err.print(f"[bold red]error:[/] {escape(printable(str(exc)))}")
                 raise typer.Exit(1) from None
             except KeyboardInterrupt:
                 err.print("interrupted")
                 raise typer.Exit(130) from None
+            except Exception as exc:  # a bug or a failure no stage anticipated: still one line
+                if state["debug"]:
+                    raise
+                reason = " ".join(str(exc).split())[:200]
+                err.print(f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(printable(reason))} "
+                          "(run with --debug for the traceback)")
+                raise typer.Exit(1) from None
 
         return app.command(name, **kw)(run)
 
@@ -225,7 +233,7 @@ def shell(index: Optional[Path] = IndexOpt) -> None:
             try:
                 out.print(_views().answer_view(kb.ask(line, k, lang=lang), passages))
             except KBError as exc:
-                err.print(f"[bold red]error:[/] {escape(str(exc))}")
+                err.print(f"[bold red]error:[/] {escape(printable(str(exc)))}")
 
 
 @command()
@@ -262,6 +270,8 @@ def fetch(
     dest: Optional[Path] = typer.Option(None, "--dest", help="Download folder (default: $KB_HOME/guidebook-pdf)."),
     lang: Optional[List[str]] = typer.Option(None, "--lang", help="Only these languages (repeatable)."),
     timeout: float = typer.Option(30.0, help="Seconds without data before a download fails."),
+    deadline: Optional[float] = typer.Option(None, "--deadline", min=1, help="Seconds one whole download may "
+                                             "take (default: setting fetch_deadline, 900)."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Download the official guidebook PDFs listed in the fetch list: allowed hosts only, size-limited,
@@ -274,7 +284,7 @@ def fetch(
     target = dest or Settings.load().home / "guidebook-pdf"
     with _progress(not json_out) as progress:
         results = KnowledgeBase.fetch(lang or None, fetch_list=fetch_list, dest=target, timeout=timeout,
-                                      progress=progress)
+                                      progress=progress, deadline=deadline)
     emit([r.to_dict() for r in results], json_out, lambda rows: _views().fetch_view(rows, str(target)))
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)

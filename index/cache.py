@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -71,22 +72,24 @@ class EmbeddingCache:
 
 def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | None, *,
                      batch: int = 128, progress=None) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``, embedding only cache misses; returns (vectors, how many were embedded)."""
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    """Vectors for ``texts``, embedding only cache misses, each distinct text once (a file of one
+    repeated line must not cost one embedding per copy); returns (vectors, how many were embedded)."""
     keys = [text_key(t) for t in texts]
-    found = cache.get(embedder.model_id, list(dict.fromkeys(keys)), embedder.dim) if cache is not None else {}
-    missing = [i for i, k in enumerate(keys) if k not in found]
-    for i, k in enumerate(keys):
-        if k in found:
-            out[i] = found[k]
-    if progress and len(texts) > len(missing):
-        progress("embed", len(texts) - len(missing), len(texts))
+    copies = Counter(keys)
+    first = {k: i for i, k in reversed(list(enumerate(keys)))}
+    found = cache.get(embedder.model_id, list(copies), embedder.dim) if cache is not None else {}
+    missing = [k for k in copies if k not in found]
+    if progress and len(missing) < len(copies):
+        progress("embed", sum(copies[k] for k in found), len(texts))
     for start in range(0, len(missing), batch):
-        rows = missing[start:start + batch]
-        vectors = embedder.embed_passages([texts[i] for i in rows])
-        out[rows] = vectors
+        part = missing[start:start + batch]
+        vectors = embedder.embed_passages([texts[first[k]] for k in part])
+        found.update(zip(part, vectors))
         if cache is not None:
-            cache.put(embedder.model_id, [keys[i] for i in rows], vectors)
+            cache.put(embedder.model_id, part, vectors)
         if progress:
-            progress("embed", len(rows), len(texts))
+            progress("embed", sum(copies[k] for k in part), len(texts))
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, k in enumerate(keys):
+        out[i] = found[k]
     return out, len(missing)

@@ -60,6 +60,25 @@ def _dictionary_version() -> str:
         return "unknown"
 
 
+def _check(retriever, size: int) -> None:
+    """Raise ValueError unless the loaded arrays are a BM25 index of ``size`` rows (bm25s trusts its
+    files: a damaged one fails later, inside a search)."""
+    scores, vocab = retriever.scores, retriever.vocab_dict
+    indptr, indices, data = (np.asarray(scores.get(k)) for k in ("indptr", "indices", "data"))
+    if not isinstance(vocab, dict) or scores.get("num_docs") != size:
+        raise ValueError(f"BM25 parameters do not describe {size} rows")
+    # bm25s keeps one vocabulary entry without postings (the empty token), so indptr may be one short
+    if indptr.ndim != 1 or len(indptr) not in (len(vocab), len(vocab) + 1) or indices.shape != data.shape \
+            or indices.ndim != 1:
+        raise ValueError("BM25 arrays do not match its vocabulary")
+    if indptr[0] != 0 or indptr[-1] != len(indices) or (len(indptr) > 1 and np.diff(indptr).min() < 0):
+        raise ValueError("BM25 postings are not well formed")
+    if len(indices) and (indices.min() < 0 or indices.max() >= size):
+        raise ValueError("BM25 postings name rows that do not exist")
+    if any(not isinstance(t, int) or not 0 <= t < len(vocab) for t in vocab.values()):
+        raise ValueError("BM25 vocabulary ids out of range")
+
+
 class KeywordIndex:
     """BM25 scores for every indexed row; rows are the positions of the texts given to ``build``."""
 
@@ -87,6 +106,7 @@ class KeywordIndex:
         bm25s = _bm25s()
         retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False,
                                     show_progress=False, verbosity=0)
+        _check(retriever, size)
         return cls(retriever, size, analyzer)
 
     def search(self, query: str, n: int, rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -1,16 +1,18 @@
-"""manifest.json: what an index version was built with. Checked on every open."""
+"""manifest.json: what an index version was built with, and the sha256 of each of its files.
+Checked on every open: a version whose files do not match is never served."""
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kb.errors import IndexMismatchError, IndexNotFoundError
+from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from kb.files import write_json
 
-FORMAT = 5  # 2: chunks sorted by language, with row ranges; 3: sentence vectors; 4: "release" column;
-# 5: lexicon.json
+FORMAT = 6  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums
 MANIFEST = "manifest.json"
+FIX = "run `kb rollback` to serve the previous version, or `kb sync` to rebuild"
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,27 @@ class VersionManifest:
     build_seconds: float
     languages: dict[str, list[int]]  # edition language -> [first row, end row)
     format: int = FORMAT
+    files: dict[str, str] = field(default_factory=dict)  # path in the version -> sha256, set by ``write``
 
     def write(self, folder: Path) -> None:
-        write_json(folder / MANIFEST, asdict(self), atomic=False)  # into staging, published whole
+        """Write the manifest into the staged ``folder``, with the checksums of every file in it."""
+        data = {**asdict(self), "files": checksums(folder)}
+        write_json(folder / MANIFEST, data, atomic=False)  # into staging, published whole
+
+    def verify(self, folder: Path) -> None:
+        """Raise IndexCorruptError naming the first file of ``folder`` that is missing, extra or
+        not what was published (truncated, tampered with, half-copied)."""
+        found = checksums(folder)
+        for name in sorted(set(self.files) | set(found)):
+            if name not in found:
+                problem = "is missing"
+            elif name not in self.files:
+                problem = "was not published with this version"
+            elif found[name] != self.files[name]:
+                problem = "has changed since it was published (damaged or tampered with)"
+            else:
+                continue
+            raise IndexCorruptError(f"{folder / name} {problem}; {FIX}")
 
     @staticmethod
     def model_of(folder: Path) -> str | None:
@@ -48,13 +68,33 @@ class VersionManifest:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise IndexNotFoundError(f"{folder}: no {MANIFEST}; not an index version") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IndexMismatchError(f"{path}: unreadable ({exc}); rebuild with `kb sync`") from None
+        except (OSError, ValueError) as exc:  # JSON and UTF-8 errors are ValueErrors
+            raise IndexCorruptError(f"{path}: unreadable ({exc}); {FIX}") from None
+        if not isinstance(data, dict):
+            raise IndexCorruptError(f"{path}: not a manifest; {FIX}")
         if data.get("format") != FORMAT:
             raise IndexMismatchError(
                 f"{folder}: index format {data.get('format')} but this version reads format {FORMAT}; "
                 "rebuild with `kb sync`")
         try:
-            return cls(**data)
+            manifest = cls(**data)
         except TypeError as exc:
             raise IndexMismatchError(f"{path}: unexpected fields ({exc}); rebuild with `kb sync`") from None
+        if not isinstance(manifest.files, dict) or not manifest.files:
+            raise IndexCorruptError(f"{path}: lists no file checksums; {FIX}")
+        return manifest
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` but the manifest, by path relative to it."""
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        name = path.relative_to(folder).as_posix()
+        if name == MANIFEST:
+            continue
+        try:
+            with open(path, "rb") as f:
+                out[name] = hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError as exc:
+            raise IndexCorruptError(f"{path}: unreadable ({exc.strerror or exc}); {FIX}") from None
+    return out

@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 
 from ingest.chunker import sentences
-from kb.errors import IndexMismatchError
+from index.manifest import FIX
+from kb.errors import IndexCorruptError
 from kb.model import Chunk
 
 VECTORS_FILE, SPANS_FILE = "sentences.npy", "sentence_spans.npz"
@@ -59,15 +60,14 @@ class SentenceVectors:
             with np.load(folder / SPANS_FILE, allow_pickle=False) as data:
                 found = cls(vectors, data["spans"], data["offsets"])
         except FileNotFoundError as exc:
-            raise IndexMismatchError(f"{folder}: no {Path(exc.filename or VECTORS_FILE).name}; rebuild the index "
-                                     "with `kb sync`") from None
-        except (OSError, ValueError, KeyError) as exc:
-            raise IndexMismatchError(f"{path}: unreadable ({exc}); rebuild the index with `kb sync`") from None
+            raise IndexCorruptError(f"{folder}: no {Path(exc.filename or VECTORS_FILE).name}; {FIX}") from None
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise IndexCorruptError(f"{path}: unreadable ({exc}); {FIX}") from None
         n = len(found.spans)
         if (len(found.offsets) != expected_chunks + 1 or found.offsets[-1] != n
                 or found.vectors.shape[0] != n or (n and found.vectors.shape[1] != expected_dim)):
-            raise IndexMismatchError(f"{path}: {n} sentences do not fit the manifest's {expected_chunks} "
-                                     f"chunks x {expected_dim}-d; rebuild the index with `kb sync`")
+            raise IndexCorruptError(f"{path}: {n} sentences do not fit the manifest's {expected_chunks} "
+                                    f"chunks x {expected_dim}-d; {FIX}")
         return found
 
     def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:

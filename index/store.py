@@ -60,6 +60,10 @@ class ChunkStore:
     def __init__(self, path: Path) -> None:
         self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
+        kinds = dict(self._query("SELECT name, type FROM sqlite_master WHERE name IN ('chunks', 'sources')"))
+        if kinds != {"chunks": "table", "sources": "table"}:
+            self.close()
+            raise sqlite3.DatabaseError(f"tables chunks and sources expected, found {kinds or 'none'}")
 
     def close(self) -> None:
         self._con.close()

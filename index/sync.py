@@ -6,9 +6,12 @@ other writes a maintainer makes: rollback, and picking versions to diff.
 """
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from index.cache import EmbeddingCache
 from index.diff import diff_versions
@@ -20,12 +23,29 @@ from index.version import CHUNKS, open_store, write_version
 from ingest.language import use_model_cache
 from ingest.loader import collect, load_all
 from kb.config import DEFAULT_MODEL, Settings
-from kb.errors import IndexNotFoundError, IngestError
+from kb.errors import IndexNotFoundError, IndexWriteError, IngestError, KBError
 from kb.model import Chunk, Document, Progress
 from kb.reports import ChunkChanges, DocumentChanges, SyncChanges, SyncReport
 
-KEEP_VERSIONS = 2
+KEEP_VERSIONS = 2  # the live version and the one live before it (``IndexLayout.prune``)
 CACHE_FILE = "embeddings.sqlite"
+log = logging.getLogger("madoguchi.index")
+
+
+@contextmanager
+def writing(root: Path, what: str) -> Iterator[None]:
+    """What the OS, SQLite or faiss raise while writing (disk full, read-only, quota) as one
+    IndexWriteError; the live version is never touched by a failed write."""
+    try:
+        yield
+    except KBError:
+        raise
+    except (OSError, sqlite3.Error, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "write" not in str(exc):
+            raise  # faiss reports a failed write as a RuntimeError; anything else is not a disk problem
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise IndexWriteError(f"{root}: could not write {what} ({reason}); the live version is unchanged: "
+                              "free disk space (or fix permissions) and run the command again") from exc
 
 
 def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None = None,
@@ -43,10 +63,10 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
                           "(.pdf, .md, .txt, e-Gov law .html)")
     root = settings.index
     with writer_lock(root):  # taken first: a second sync is refused before any work
-        loaded = load_all(files, settings.chunking, progress)
+        loaded = load_all(files, settings.chunking, progress, settings.limits)
         layout = IndexLayout(root)
         layout.clean_staging()  # builds left behind by a killed writer
-        live = layout.current()
+        live = layout.live()  # a damaged CURRENT is replaced by this sync
         # Keep the index's model unless told otherwise: readers of a live index must not find
         # the next version built with another model.
         model = settings.model or (embedder and embedder.model_id) or (live and VersionManifest.model_of(live)) \
@@ -56,20 +76,21 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
             embedder = load_embedder(model, e.model_cache, threads=e.ingest_threads, batch_size=e.batch_size,
                                      backend=e.backend, progress=progress)
         doc_changes, chunk_changes = compare(live, loaded.documents, loaded.chunks)
-        cache = EmbeddingCache(root / CACHE_FILE)
-        staged = layout.new_staging()
-        embed_started = time.perf_counter()
-        try:
-            written = write_version(staged, loaded.documents, loaded.chunks, embedder, model=model,
-                                    chunking=settings.chunking, progress=progress, cache=cache)
-            final = layout.publish(staged)
-        except BaseException:
-            layout.discard(staged)
-            raise
-        finally:
-            cache.close()
-        embed_seconds = time.perf_counter() - embed_started
-        layout.prune(KEEP_VERSIONS)
+        with writing(root, "the new version"):
+            cache = EmbeddingCache(root / CACHE_FILE)
+            staged = layout.new_staging()
+            embed_started = time.perf_counter()
+            try:
+                written = write_version(staged, loaded.documents, loaded.chunks, embedder, model=model,
+                                        chunking=settings.chunking, progress=progress, cache=cache)
+                final = layout.publish(staged)
+            except BaseException:
+                layout.discard(staged)
+                raise
+            finally:
+                cache.close()
+            embed_seconds = time.perf_counter() - embed_started
+            layout.prune(KEEP_VERSIONS)
     changes = SyncChanges(doc_changes, ChunkChanges(chunk_changes.added, chunk_changes.removed,
                                                     chunk_changes.unchanged, written.embedded,
                                                     written.sentences_embedded))
@@ -84,12 +105,16 @@ def compare(live: Path | None, documents: Sequence[Document],
     old_docs: dict[str, str] = {}
     old_chunks: set[str] = set()
     if live is not None and (live / CHUNKS).exists():
-        store = open_store(live)
         try:
-            old_docs = {s.source_id: s.content_hash for s in store.sources()}
-            old_chunks = store.chunk_ids()
-        finally:
-            store.close()
+            store = open_store(live)
+            try:
+                old_docs = {s.source_id: s.content_hash for s in store.sources()}
+                old_chunks = store.chunk_ids()
+            finally:
+                store.close()
+        except (sqlite3.Error, OSError, ValueError, TypeError) as exc:  # a damaged live version: all is new
+            log.warning("cannot compare with %s (%s); reporting every document as added", live, exc)
+            old_docs, old_chunks = {}, set()
     new_docs = {d.source_id: d.content_hash for d in documents}
     new_chunks = {c.chunk_id for c in chunks}
     both = set(new_docs) & set(old_docs)
@@ -102,9 +127,11 @@ def compare(live: Path | None, documents: Sequence[Document],
 
 
 def rollback(root: Path) -> str:
-    """Make the previous version live again; returns its name."""
-    with writer_lock(root):
+    """Make the version that was live before the live one live again (it becomes the previous
+    one in turn, so a second rollback undoes the first); returns its name."""
+    with writer_lock(root), writing(root, "the version pointer"):
         layout = IndexLayout(root)
+        layout.clean_staging()  # pointer temp files left by a killed rollback
         previous = layout.previous()
         if previous is None:
             raise IndexNotFoundError(f"{root}: no earlier version to roll back to")
@@ -118,10 +145,11 @@ def diff(root: Path, old: str | None = None, new: str | None = None) -> dict:
     layout = IndexLayout(root)
 
     def pick(name: str | None, default: Path | None, what: str) -> Path:
-        path = layout.versions / name if name else default
+        path = layout.version_named(name) if name else default
         if path is None or not path.is_dir():
             names = sorted(p.name for p in layout.versions.glob("*")) if layout.versions.is_dir() else []
-            raise IndexNotFoundError(f"no {what} version {name or ''} in {layout.root}; versions: {names}")
+            asked = f"no version named {name!r}" if name else f"no {what} version"
+            raise IndexNotFoundError(f"{asked} in {layout.root}; versions here: {', '.join(names) or 'none'}")
         return path
 
-    return diff_versions(pick(old, layout.previous(), "old"), pick(new, layout.current(), "new"))
+    return diff_versions(pick(old, layout.previous(), "previous"), pick(new, layout.current(), "live"))

@@ -48,7 +48,8 @@ class VectorIndex:
         if index.d != expected_dim or index.ntotal != expected_size:
             raise IndexMismatchError(
                 f"{path}: vector index holds {index.ntotal} x {index.d}, manifest says "
-                f"{expected_size} x {expected_dim}; rebuild the index with `kb ingest`")
+                f"{expected_size} x {expected_dim}; run `kb rollback` to serve the previous version, or `kb sync` "
+                "to rebuild")
         return cls(index)
 
     @property

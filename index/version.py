@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -27,18 +27,19 @@ from index.embed import Embedder
 from index.keyword import KeywordIndex
 from index import lexicon
 from index.layout import IndexLayout
-from index.manifest import MANIFEST, VersionManifest
+from index.manifest import FIX, MANIFEST, VersionManifest
 from index.sentences import SPANS_FILE, VECTORS_FILE, SentenceVectors, sentence_texts
 from index.store import ChunkStore, write_store
 from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
 from kb.config import ChunkSettings
-from kb.errors import IndexMismatchError, IndexNotFoundError
+from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, KBError
 from kb.model import Chunk, Document, Progress, section_key
 
 CHUNKS, VECTORS, KEYWORD, BIGRAM = "chunks.sqlite", "vectors.faiss", "keyword", "keyword_bigram"
 FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE, lexicon.FILE)
 ANALYZERS = f"{ANALYZER}+{CJK_BIGRAM}"  # the keyword legs' analyzer versions, recorded in the manifest
+T = TypeVar("T")
 
 
 def indexed_text(chunk: Chunk) -> str:
@@ -98,7 +99,8 @@ def open_store(folder: Path) -> ChunkStore:
 
 
 def open_version(root: Path) -> IndexVersion:
-    """The version ``root/CURRENT`` names; errors say which command creates or fixes it."""
+    """The version ``root/CURRENT`` names, verified against its manifest's checksums before any of
+    its files is parsed; every failure is a KBError naming the file and the command that fixes it."""
     folder = IndexLayout(root).current()
     if folder is None:
         raise IndexNotFoundError(f"no index at {root}; build one with `kb sync PATH... --index {root}`")
@@ -106,12 +108,31 @@ def open_version(root: Path) -> IndexVersion:
     if manifest.analyzer != ANALYZERS:
         raise IndexMismatchError(f"{root}: keyword index built with analyzer {manifest.analyzer}, this "
                                  f"version uses {ANALYZERS}; rebuild with `kb sync`")
-    return IndexVersion(
-        path=folder, manifest=manifest, store=open_store(folder),
-        vectors=VectorIndex.load(folder / VECTORS, manifest.dim, manifest.chunks),
-        keyword=KeywordIndex.load(folder / KEYWORD, manifest.chunks),
-        bigram=KeywordIndex.load(folder / BIGRAM, manifest.chunks, "bigram"),
-        sentences=SentenceVectors.load(folder, manifest.dim, manifest.chunks), lexicon=lexicon.load(folder))
+    manifest.verify(folder)
+    store = _part(folder / CHUNKS, lambda: open_store(folder))
+    try:
+        return IndexVersion(
+            path=folder, manifest=manifest, store=store,
+            vectors=_part(folder / VECTORS, lambda: VectorIndex.load(folder / VECTORS, manifest.dim, manifest.chunks)),
+            keyword=_part(folder / KEYWORD, lambda: KeywordIndex.load(folder / KEYWORD, manifest.chunks)),
+            bigram=_part(folder / BIGRAM, lambda: KeywordIndex.load(folder / BIGRAM, manifest.chunks, "bigram")),
+            sentences=_part(folder / VECTORS_FILE, lambda: SentenceVectors.load(folder, manifest.dim, manifest.chunks)),
+            lexicon=_part(folder / lexicon.FILE, lambda: lexicon.load(folder)))
+    except BaseException:
+        store.close()
+        raise
+
+
+def _part(path: Path, load: Callable[[], T]) -> T:
+    """``load()``, with whatever faiss, SQLite, numpy, bm25s or the OS raise as one IndexCorruptError
+    naming ``path`` (checksums make this rare: a file damaged after verification, a library bug)."""
+    try:
+        return load()
+    except KBError:
+        raise
+    except Exception as exc:  # MemoryError too: a huge declared size
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise IndexCorruptError(f"{path}: cannot be read ({reason}); {FIX}") from exc
 
 
 @dataclass(frozen=True)

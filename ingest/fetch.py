@@ -1,6 +1,7 @@
 """Download the official guidebook PDFs of a fetch list (``ingest.fetchlist``), verified and resumable.
 
-Only what is listed is fetched, and only from the list's ``allowed_hosts`` (redirects included).
+Only what is listed is fetched, and only from the list's ``allowed_hosts`` (redirects included;
+``ingest.fetchnet``), each download within ``deadline`` seconds in all.
 
 Each download goes to ``<dest>/<language>.pdf.part`` and is moved into place with ``os.replace``
 only after it is verified (PDF content type or magic, complete, pinned sha256 if any), so a failure
@@ -20,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.client import HTTPException
 from pathlib import Path
-from typing import Any, Iterable, Sequence
-from urllib.parse import urlsplit
+from typing import Any, Iterable
 
 from ingest.fetchlist import FetchEntry, FetchList
+from ingest.fetchnet import Deadline, Refused, active_deadline, check_redirect, check_url, make_opener
 from kb.errors import FetchError
 from kb.files import read_json, write_json
 from kb.model import Progress  # here: (stage, bytes received, total bytes or 0 when unknown)
@@ -31,20 +32,13 @@ from kb.model import Progress  # here: (stage, bytes received, total bytes or 0 
 
 DOWNLOADED, UNCHANGED, SKIPPED, FAILED = "downloaded", "unchanged", "skipped", "failed"
 DEFAULT_MAX_BYTES = 200 * 2**20
+DEFAULT_DEADLINE = 900.0  # seconds for one whole download (setting fetch_deadline)
 RECORD_FILE = "fetched.json"
 USER_AGENT = "madoguchi-fetch/0.1 (+https://www.moj.go.jp/isa/support/portal/guidebook_all.html)"
 CHUNK = 64 * 1024
 PDF_MAGIC = b"%PDF-"
 PDF_TYPES = {"application/pdf", "application/x-pdf"}
 BINARY_TYPES = {"application/octet-stream", "binary/octet-stream"}  # accepted: the magic decides
-
-
-class _Refused(FetchError):
-    """One download failed; ``keep_part`` when the .part is worth resuming (network trouble)."""
-
-    def __init__(self, reason: str, keep_part: bool = False) -> None:
-        super().__init__(reason)
-        self.keep_part = keep_part
 
 
 class _Restart(Exception):
@@ -94,7 +88,7 @@ class _Target:
 
 def fetch_all(fetch_list: FetchList, dest_dir: str | Path, *, languages: Iterable[str] | None = None,
               timeout: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES,
-              progress: Progress | None = None,
+              progress: Progress | None = None, deadline: float = DEFAULT_DEADLINE,
               opener: urllib.request.OpenerDirector | None = None) -> list[FetchResult]:
     """Fetch every edition (or only ``languages``), in list order; never raises per entry."""
     wanted = list(languages) if languages is not None else None
@@ -104,15 +98,22 @@ def fetch_all(fetch_list: FetchList, dest_dir: str | Path, *, languages: Iterabl
             raise FetchError(f"Unknown language(s) {missing}; the fetch list has {fetch_list.languages()}")
     opener = opener or make_opener(fetch_list.allowed_hosts)
     return [fetch_one(fetch_list, e, dest_dir, timeout=timeout, max_bytes=max_bytes,
-                      progress=progress, opener=opener)
+                      progress=progress, deadline=deadline, opener=opener)
             for e in fetch_list.entries if wanted is None or e.language in wanted]
 
 
 def fetch_one(fetch_list: FetchList, entry: FetchEntry | str, dest_dir: str | Path, *,
               timeout: float = 30.0, max_bytes: int = DEFAULT_MAX_BYTES,
-              progress: Progress | None = None,
+              progress: Progress | None = None, deadline: float = DEFAULT_DEADLINE,
               opener: urllib.request.OpenerDirector | None = None) -> FetchResult:
     """Fetch one edition to ``dest_dir/<language>.pdf``; failures become a "failed" result."""
+    with Deadline(deadline):
+        return _fetch_one(fetch_list, entry, dest_dir, timeout, max_bytes, progress, opener)
+
+
+def _fetch_one(fetch_list: FetchList, entry: FetchEntry | str, dest_dir: str | Path, timeout: float,
+               max_bytes: int, progress: Progress | None,
+               opener: urllib.request.OpenerDirector | None) -> FetchResult:
     entry = entry if isinstance(entry, FetchEntry) else fetch_list.get(entry)
     if not entry.url:
         return FetchResult(entry.language, SKIPPED, "no url in the fetch list")
@@ -134,44 +135,12 @@ def fetch_one(fetch_list: FetchList, entry: FetchEntry | str, dest_dir: str | Pa
     except _Restart as exc:
         _discard_part(target)
         return FetchResult(entry.language, FAILED, f"resume failed twice ({exc})")
-    except _Refused as exc:
+    except Refused as exc:
         if not exc.keep_part:
             _discard_part(target)
         return FetchResult(entry.language, FAILED, str(exc))
-    except OSError as exc:  # local disk trouble (network errors are turned into _Refused earlier)
+    except OSError as exc:  # local disk trouble (network errors are turned into Refused earlier)
         return FetchResult(entry.language, FAILED, f"local file error: {exc}")
-
-
-def check_url(url: str, allowed_hosts: Sequence[str]) -> None:
-    """Refuse anything but http(s) to an allowed host (checked before every request and redirect)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise _Refused(f"refused {url!r}: only http(s) URLs are fetched")
-    host = (parts.hostname or "").lower()
-    if host not in {h.lower() for h in allowed_hosts}:
-        raise _Refused(f"refused {url!r}: host {host!r} is not in allowed_hosts {list(allowed_hosts)}")
-
-
-class _AllowlistRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect only to an allowed host, and never from https down to http."""
-
-    def __init__(self, allowed_hosts: Sequence[str]) -> None:
-        self.allowed_hosts = tuple(allowed_hosts)
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[override]
-        try:
-            check_url(newurl, self.allowed_hosts)
-            if urlsplit(req.full_url).scheme == "https" and urlsplit(newurl).scheme == "http":
-                raise _Refused(f"refused redirect to {newurl!r}: https downgraded to http")
-        except _Refused:
-            fp.close()  # the redirect response's socket; nothing is sent to the new URL
-            raise
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def make_opener(allowed_hosts: Sequence[str]) -> urllib.request.OpenerDirector:
-    """The default opener: urllib's, with redirects restricted to ``allowed_hosts``."""
-    return urllib.request.build_opener(_AllowlistRedirects(allowed_hosts))
 
 
 def _download(target: _Target, fetch_list: FetchList, current: str | None,
@@ -202,10 +171,10 @@ def _download(target: _Target, fetch_list: FetchList, current: str | None,
                                target.final, current or "", target.final.stat().st_size)
         if exc.code == 416 and offset:
             raise _Restart("server refused the range") from None
-        raise _Refused(f"HTTP {exc.code} {exc.reason} from {entry.url}",
+        raise Refused(f"HTTP {exc.code} {exc.reason} from {entry.url}",
                        keep_part=exc.code >= 500) from None
     except (OSError, HTTPException) as exc:
-        raise _Refused(_network_reason(exc, timeout), keep_part=True) from None
+        raise Refused(_network_reason(exc, timeout), keep_part=True) from None
     with resp:
         return _receive(target, fetch_list, resp, offset, current, timeout, max_bytes, progress)
 
@@ -213,27 +182,28 @@ def _download(target: _Target, fetch_list: FetchList, current: str | None,
 def _receive(target: _Target, fetch_list: FetchList, resp: Any, offset: int, current: str | None,
              timeout: float, max_bytes: int, progress: Progress | None) -> FetchResult:
     entry = target.entry
-    check_url(resp.geturl(), fetch_list.allowed_hosts)  # also when a custom opener followed redirects
+    if resp.geturl() != entry.url:  # also when a custom opener followed the redirects
+        check_redirect(entry.url, resp.geturl(), fetch_list.allowed_hosts)
     if resp.status == 206 and offset:
         if _range_start(resp.headers.get("Content-Range", "")) != offset:
             raise _Restart(f"server sent range {resp.headers.get('Content-Range')!r}")
     elif resp.status == 200:
         offset = 0  # full body (the range was ignored, or If-Range says the file changed)
     else:
-        raise _Refused(f"unexpected HTTP {resp.status} from {entry.url}")
+        raise Refused(f"unexpected HTTP {resp.status} from {entry.url}")
     ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if ctype not in PDF_TYPES | BINARY_TYPES:
-        raise _Refused(f"server sent {ctype or 'no content type'}, not a PDF "
+        raise Refused(f"server sent {ctype or 'no content type'}, not a PDF "
                        f"(the URL may be a web page, not the file)")
     length = _int_or_none(resp.headers.get("Content-Length"))
     total = offset + length if length is not None else 0
     if total > max_bytes:
-        raise _Refused(f"Content-Length says {total} bytes, over the {max_bytes}-byte limit")
+        raise Refused(f"Content-Length says {total} bytes, over the {max_bytes}-byte limit")
     write_json(target.state, {"url": entry.url, "etag": resp.headers.get("ETag") or "",
                                "last_modified": resp.headers.get("Last-Modified") or ""})
     digest, size = _stream(resp, target, offset, total, max_bytes, timeout, progress)
     if length is not None and size != total:
-        raise _Refused(f"connection closed after {size} of {total} bytes", keep_part=True)
+        raise Refused(f"connection closed after {size} of {total} bytes", keep_part=True)
     _verify(target.part, digest, entry, resumed=offset > 0)
     _commit(target, digest, size, resp)
     if current == digest:
@@ -254,18 +224,22 @@ def _stream(resp: Any, target: _Target, offset: int, total: int, max_bytes: int,
         if progress:
             progress(stage, offset, total)
     size = offset
+    read = getattr(resp, "read1", resp.read)  # whatever one receive brings: a drip cannot fill a chunk slowly
     with open(target.part, "ab" if offset else "wb") as out:
         while True:
             try:
-                chunk = resp.read(CHUNK)
+                chunk = read(CHUNK)
             except (OSError, HTTPException) as exc:
-                raise _Refused(_network_reason(exc, timeout) + f" after {size} bytes",
+                raise Refused(_network_reason(exc, timeout) + f" after {size} bytes",
                                keep_part=True) from None
+            deadline = active_deadline()
+            if deadline is not None and deadline.passed():  # (its sockets were shut: reads end empty)
+                raise Refused(_deadline_reason(deadline) + f" after {size} bytes", keep_part=True)
             if not chunk:
                 break
             size += len(chunk)
             if size > max_bytes:
-                raise _Refused(f"download passed the {max_bytes}-byte limit; aborted")
+                raise Refused(f"download passed the {max_bytes}-byte limit; aborted")
             out.write(chunk)
             digest.update(chunk)
             if progress:
@@ -287,7 +261,7 @@ def _verify(part: Path, digest: str, entry: FetchEntry, resumed: bool) -> None:
     if problem and resumed:
         raise _Restart(problem)
     if problem:
-        raise _Refused(problem)
+        raise Refused(problem)
 
 
 def _commit(target: _Target, digest: str, size: int, resp: Any) -> None:
@@ -378,12 +352,19 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
+def _deadline_reason(deadline: Deadline) -> str:
+    return f"took longer than fetch_deadline = {deadline.seconds:g} s (KB_FETCH_DEADLINE); aborted"
+
+
 def _network_reason(exc: BaseException, timeout: float) -> str:
+    deadline = active_deadline()
+    if deadline is not None and deadline.passed():
+        return _deadline_reason(deadline)
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, str):
         exc = exc.reason  # type: ignore[assignment]
     if isinstance(exc, TimeoutError):
         return f"timed out (no data for {timeout:g} s)"
-    if isinstance(exc, _Refused):
+    if isinstance(exc, Refused):
         return str(exc)
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"network error: {type(exc).__name__}{': ' + text if text else ''}"

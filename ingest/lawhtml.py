@@ -19,6 +19,7 @@ import lxml.html
 from lxml import etree
 
 from ingest.lawsegments import MAX_BLOCK_CHARS, Segment, classes, norm, segment_texts, segments
+from ingest.limits import check_time, guard
 from kb.errors import IngestError
 from kb.model import Block, Document, PageIssue
 
@@ -74,11 +75,16 @@ def load_law_html(
     Raises IngestError when the file is missing, empty, or not an e-Gov law page.
     """
     path = Path(path)
-    root = _parse(_read(path), path)
+    root, parser_stopped = _parse(_read(path), path)
+    issues: list[PageIssue] = []
+    if parser_stopped:
+        issues.append(PageIssue(str(path), "limit", f"the parser stopped reading: {parser_stopped}; "
+                                "text after that point may be missing"))
     main = _find_section(root, "MainProvision")
     if main is None:
         raise IngestError(f"{path}: not an e-Gov law page (no law body found)")
     _clean(root)
+    _limit_depth(root)
 
     names = _FILE_NAME.match(path.stem)
     law_id = names["law_id"] if names else None
@@ -89,7 +95,6 @@ def load_law_html(
     if not walker.blocks:
         raise IngestError(f"{path}: e-Gov law page has no provisions to index")
 
-    issues: list[PageIssue] = []
     if walker.skipped_appendices:
         issues.append(PageIssue(
             source=str(path), reason="unsupported",
@@ -134,16 +139,38 @@ def _read(path: Path) -> bytes:
     return data
 
 
-def _parse(data: bytes, path: Path) -> lxml.html.HtmlElement:
+def _parse(data: bytes, path: Path) -> tuple[lxml.html.HtmlElement, str]:
+    """The page's tree, and why libxml2 stopped early ("" when it read everything): past 255
+    levels of nesting it silently drops the rest of the page."""
     try:
         data.decode("utf-8")
         parser = lxml.html.HTMLParser(encoding="utf-8")
     except UnicodeDecodeError:
-        parser = None  # let libxml2 follow the page's own charset declaration
+        parser = lxml.html.HTMLParser()  # let libxml2 follow the page's own charset declaration
     try:
-        return lxml.html.document_fromstring(data, parser=parser)
+        root = lxml.html.document_fromstring(data, parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise IngestError(f"{path}: not a readable HTML page ({exc})") from None
+    fatal = next((e for e in parser.error_log if e.level_name == "FATAL"), None)
+    return root, (fatal.message.split(",")[0] if fatal is not None else "")
+
+
+def _limit_depth(root: lxml.html.HtmlElement) -> None:
+    """Drop what is nested deeper than ``max_nesting`` (reported): e-Gov pages nest 12 levels."""
+    limits = guard()
+    limit = limits.limits.max_nesting
+    deepest, dropped, stack = 0, 0, [(root, 0)]
+    while stack:
+        el, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth >= limit:
+            dropped += 1
+            el.drop_tree()  # its text goes too; the text after it stays
+            continue
+        stack.extend((child, depth + 1) for child in el)
+    if dropped:
+        limits.report(f"{dropped} element(s) nested deeper than max_nesting = {limit} levels were not read "
+                      "(KB_MAX_NESTING)")
 
 
 def _clean(root: lxml.html.HtmlElement) -> None:
@@ -195,6 +222,7 @@ class _Walker:
     def walk_provisions(self, body: etree._Element) -> None:
         """Visit the top-level provision sections (本則, each 附則, each 別表) in page order."""
         for sec in body:
+            check_time()
             if sec.tag != "section":
                 continue
             cls = classes(sec)
@@ -225,6 +253,7 @@ class _Walker:
                 paragraphs.clear()
 
         for child in sec:
+            check_time()
             if child.tag != "section":
                 continue  # the 附則 label div is read by the caller
             cls = classes(child)
@@ -275,7 +304,7 @@ def _heading(sec: etree._Element) -> tuple[int, str] | None:
     for div in sec:
         for cls in classes(div):
             if cls in _HEADING_LEVELS:
-                return _HEADING_LEVELS[cls], norm(div.text_content())
+                return _HEADING_LEVELS[cls], guard().heading(norm(div.text_content()))
     return None
 
 

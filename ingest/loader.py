@@ -5,19 +5,27 @@ law HTML (``.html``/``.htm``). A loader is ``load(source) -> Document`` raising 
 the file cannot be read at all. Source ids are paths from the folder given, starting with its name
 (``ja/01_nyukoku_zairyu.md`` for the folder ``data/guidebook/ja``), or the file name for a file
 given directly, so the same tree ingested from another machine gets the same ids. Two files that
-would share an id are an error.
+would share an id are an error. A name that is not UTF-8 (a zip made on Windows) is read as cp932.
+
+Each file is read under the limits of ``kb.config.IngestLimits`` (``ingest.limits``): a file over a
+limit is reported and the sync goes on with the next one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ingest.chunker import chunk_document
-from kb.config import ChunkSettings
+from ingest.limits import default_limits, reading
+from kb.config import ChunkSettings, IngestLimits
 from kb.errors import IngestError
-from kb.model import Chunk, Document, Progress
+from kb.files import clean_text, path_text
+from kb.model import Chunk, Document, PageIssue, Progress
 from kb.reports import SourceReport
+
+log = logging.getLogger("madoguchi.ingest")
 
 
 @dataclass(frozen=True)
@@ -107,11 +115,11 @@ def collect(paths: Sequence[Path]) -> list[SourceFile]:
 
 def _walk(given: Path) -> Iterator[SourceFile]:
     if given.is_file():
-        yield SourceFile(given, given.name)
+        yield SourceFile(given, path_text(given.name))
         return
     for path in sorted(given.rglob("*")):
         if path.is_file() and path.suffix.lower() in LOADERS and not path.name.startswith("."):
-            yield SourceFile(path, (Path(given.resolve().name) / path.relative_to(given)).as_posix())
+            yield SourceFile(path, path_text((Path(given.resolve().name) / path.relative_to(given)).as_posix()))
 
 
 def load(source: SourceFile) -> Document:
@@ -131,15 +139,25 @@ class Loaded:
     reports: list[SourceReport]
 
 
-def load_all(files: Sequence[SourceFile], chunking: ChunkSettings, progress: Progress | None = None) -> Loaded:
-    """Load and chunk every file; unreadable files become reports, not errors. Raises IngestError
-    when nothing at all is indexable."""
+def load_all(files: Sequence[SourceFile], chunking: ChunkSettings, progress: Progress | None = None,
+             limits: IngestLimits | None = None) -> Loaded:
+    """Load and chunk every file; unreadable files and files over a limit become reports, not
+    errors. Raises IngestError when nothing at all is indexable."""
+    limits = limits or default_limits()
     documents, chunks, reports = [], [], []
-    for source in files:
+    for n, source in enumerate(files):
+        shown = path_text(source.path)
         try:
-            doc = load(source)
+            if n >= limits.max_files:
+                raise IngestError(f"{shown}: not read; one sync reads at most max_files = {limits.max_files} "
+                                  "files (KB_MAX_FILES)")
+            doc = _load_limited(source, shown, limits)
         except IngestError as exc:
-            reports.append(SourceReport(source.source_id, str(source.path), error=str(exc)))
+            reports.append(SourceReport(source.source_id, shown, error=clean_text(str(exc))))
+        except Exception as exc:  # a loader bug on a hostile file must not stop the other files
+            log.debug("loading %s failed", shown, exc_info=True)
+            reports.append(SourceReport(source.source_id, shown, error=clean_text(
+                f"{shown}: cannot be read ({type(exc).__name__}: {str(exc)[:200]})")))
         else:
             doc_chunks = chunk_document(doc, chunking.size, chunking.overlap)
             documents.append(doc)
@@ -151,3 +169,38 @@ def load_all(files: Sequence[SourceFile], chunking: ChunkSettings, progress: Pro
         reasons = "; ".join(r.error or f"{r.source_id}: no indexable text" for r in reports)
         raise IngestError(f"nothing to index: {reasons}")
     return Loaded(documents, chunks, reports)
+
+
+def _load_limited(source: SourceFile, shown: str, limits: IngestLimits) -> Document:
+    """``load(source)`` within the file limits; what they cut is added to the document's issues."""
+    try:
+        size = source.path.stat().st_size
+    except OSError as exc:
+        raise IngestError(f"{shown}: cannot read ({exc.strerror or exc})") from None
+    if size > limits.max_file_mb * 2**20:
+        raise IngestError(f"{shown}: {size / 2**20:.1f} MB, over max_file_mb = {limits.max_file_mb:g} "
+                          "(KB_MAX_FILE_MB); not indexed")
+    with reading(limits, shown) as guard:
+        doc = load(source)
+    return _printable(replace(doc, issues=(*doc.issues, *guard.all_issues())), shown)
+
+
+def _printable(doc: Document, shown: str) -> Document:
+    """``doc`` with every string storable as UTF-8: lone surrogates (from a broken PDF text layer
+    or a file name that is not UTF-8) become U+FFFD, so SQLite, hashing and terminals accept them."""
+    strings = [doc.source_id, doc.path, doc.title, doc.language, doc.release, doc.url or "",
+               *(b.text for b in doc.blocks), *(h for b in doc.blocks for h in b.section_path),
+               *(str(v) for v in doc.meta.values()), *(i.detail for i in doc.issues)]
+    try:
+        "".join(strings).encode("utf-8")
+        return doc if doc.path == shown else replace(doc, path=shown)
+    except UnicodeEncodeError:
+        pass
+    blocks = tuple(replace(b, text=clean_text(b.text), section_path=tuple(map(clean_text, b.section_path)),
+                           section_id=clean_text(b.section_id) if b.section_id else b.section_id)
+                   for b in doc.blocks)
+    issues = tuple(PageIssue(clean_text(i.source), i.reason, clean_text(i.detail), i.page_index,
+                             clean_text(i.page_label) if i.page_label else i.page_label) for i in doc.issues)
+    return replace(doc, source_id=clean_text(doc.source_id), path=shown, title=clean_text(doc.title),
+                   release=clean_text(doc.release), blocks=blocks, issues=issues,
+                   meta={k: clean_text(str(v)) for k, v in doc.meta.items()})

@@ -12,12 +12,24 @@ import tomllib
 from pathlib import Path
 
 from ingest.headings import NUMERAL, section_id
+from ingest.limits import check_time, guard
 from kb.errors import IngestError
 from kb.model import Block, Document
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _PAGE = re.compile(r"^<!--\s*page:\s*([^\s>]+)\s*-->\s*$")
 _TEXT_HEADING = re.compile(rf"^第\s*{NUMERAL}\s*[章節]\s*\S")
+
+
+def heading_of(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line (``## 1 在留カード ##``), else None. Parsed by hand:
+    the regex this replaces backtracked for minutes on ``# a`` + 10,000 spaces + ``b``."""
+    level = len(line) - len(line.lstrip("#"))
+    if not 1 <= level <= 6 or len(line) == level or not line[level].isspace():
+        return None
+    text = line[level:].strip()
+    closed = text.rstrip("#").rstrip()  # an optional closing run of #
+    text = re.sub(r"[ \t]{2,}", " ", closed or text)
+    return (level, text) if text else None
 
 
 def read_text_file(path: Path) -> str:
@@ -66,8 +78,10 @@ def load_text(path: Path, *, source_id: str | None = None, title: str | None = N
     text = read_text_file(path)
     path_stack: list[str] = []
     blocks: list[Block] = []
+    limits = guard()
     for para in re.split(r"\n\s*\n", text):
-        lines = [ln.strip() for ln in para.strip().split("\n") if ln.strip()]
+        check_time()
+        lines = [limits.line(ln.strip()) for ln in para.strip().split("\n") if ln.strip()]
         while lines and _TEXT_HEADING.match(lines[0]) and len(lines[0]) <= 60:
             heading = lines.pop(0)
             level = 0 if "章" in heading[:6] else 1
@@ -94,15 +108,17 @@ def _markdown_blocks(body: str) -> tuple[list[Block], str]:
             blocks.append(Block(text, section, section_id(section), None, page, para_kind))
         para, para_kind = [], "text"
 
+    limits = guard()
     for line in body.split("\n"):
-        stripped = line.strip()
+        check_time()
+        stripped = limits.line(line.strip())
         if m := _PAGE.match(stripped):
             flush()
             page = m.group(1)
-        elif m := _HEADING.match(stripped):
+        elif heading := heading_of(stripped):
             flush()
-            level = len(m.group(1))
-            headings = [(lv, h) for lv, h in headings if lv < level] + [(level, m.group(2))]
+            level, text = heading
+            headings = [(lv, h) for lv, h in headings if lv < level] + [(level, limits.heading(text))]
         elif not stripped:
             flush()
         elif stripped.startswith(">") and not headings and not blocks:

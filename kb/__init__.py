@@ -2,11 +2,13 @@
 
 ``KnowledgeBase`` is imported on first use: the stages (ingest, index, answer) import this
 package's data model, and the facade imports the stages, so an eager import here would be a cycle
-(and ``import kb`` stays light).
+(and ``import kb`` stays light). ``kb.offline`` comes first: it turns off the telemetry of libraries
+the stages import later.
 """
+import kb.offline  # noqa: F401  (first: before any stage imports onnxruntime)
 from kb.config import Settings
-from kb.errors import (ConfigError, FetchError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
-                       IngestError, KBError, ModelError, QueryError)
+from kb.errors import (ConfigError, FetchError, IndexCorruptError, IndexLockedError, IndexMismatchError,
+                       IndexNotFoundError, IndexWriteError, IngestError, KBError, ModelError, QueryError)
 from kb.model import Answer, AnswerBlock, AnswerSentence, Block, Chunk, Citation, Document, Hit, PageIssue, SearchResult
 from kb.reports import IngestReport, SourceReport, SourceStatus, Status, SyncChanges, SyncReport
 
@@ -15,7 +17,7 @@ __all__ = [
     "Answer", "AnswerBlock", "AnswerSentence", "Block", "Chunk", "Citation", "Document", "Hit", "IngestReport",
     "PageIssue", "SearchResult", "SourceReport", "SourceStatus", "Status", "SyncChanges", "SyncReport",
     "KBError", "ConfigError", "FetchError", "IngestError", "ModelError", "IndexNotFoundError",
-    "IndexMismatchError", "IndexLockedError", "QueryError",
+    "IndexMismatchError", "IndexCorruptError", "IndexWriteError", "IndexLockedError", "QueryError",
 ]
 
 

@@ -41,6 +41,19 @@ class ChunkSettings:
 
 
 @dataclass(frozen=True)
+class IngestLimits:
+    """Bounds on what one sync reads: a file, page or line past one is reported and the sync goes on."""
+
+    max_files: int  # files per sync; the rest are reported and not read
+    max_file_mb: float  # a larger file is reported and not read
+    parse_seconds: float  # reading one file longer than this stops it (reported)
+    max_pdf_pages: int  # pages past this are reported and not read
+    max_heading_chars: int  # longer headings are cut there (reported)
+    max_line_chars: int  # longer lines are cut there (reported)
+    max_nesting: int  # HTML nested deeper is reported; text below that depth is not read
+
+
+@dataclass(frozen=True)
 class RetrievalSettings:
     fusion: str
     weights: dict[str, float]  # per leg: "dense", "keyword", "bigram"
@@ -106,6 +119,16 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 20.0  # seconds; slower replies fall back to the extractive answer
     reload_every: float = 5.0  # seconds between checks for a newer index version (0: never)
+    # Limits on what a sync reads (IngestLimits): the 157-page guidebook and the 22 statutes stay far
+    # below them (statutes nest 12 levels; tests/test_limits.py checks the real files raise no limit).
+    max_files: int = 1000
+    max_file_mb: float = 200.0
+    parse_seconds: float = 120.0
+    max_pdf_pages: int = 1000
+    max_heading_chars: int = 300
+    max_line_chars: int = 20000
+    max_nesting: int = 100
+    fetch_deadline: float = 900.0  # seconds for one whole download (`kb fetch --timeout` is per read)
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":
@@ -147,6 +170,10 @@ class Settings:
                               "unsure_below <= 1")
         if self.max_sections < 1 or self.max_sentences < 1:
             raise ConfigError("max_sections and max_sentences must be at least 1")
+        limits = {f.name: getattr(self, f.name) for f in fields(IngestLimits)} | {"fetch_deadline": self.fetch_deadline}
+        low = sorted(name for name, value in limits.items() if value <= 0)
+        if low:
+            raise ConfigError(f"{', '.join(low)} must be greater than 0")
 
     def with_(self, **changes: Any) -> "Settings":
         changed = replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -162,6 +189,10 @@ class Settings:
     @property
     def chunking(self) -> ChunkSettings:
         return ChunkSettings(self.chunk_size, self.chunk_overlap)
+
+    @property
+    def limits(self) -> IngestLimits:
+        return IngestLimits(*(getattr(self, f.name) for f in fields(IngestLimits)))
 
     @property
     def retrieval(self) -> RetrievalSettings:

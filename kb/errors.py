@@ -30,6 +30,14 @@ class IndexMismatchError(IndexError_):
     """The index was built with another model or an incompatible format."""
 
 
+class IndexCorruptError(IndexError_):
+    """A version's files are damaged or changed since publishing (the message names the file and the fix)."""
+
+
+class IndexWriteError(IndexError_):
+    """A sync or rollback could not write (disk full, permissions); the live version is unchanged."""
+
+
 class QueryError(KBError):
     """The query cannot be searched (empty, too long, bad k)."""
 

@@ -26,7 +26,7 @@ from ingest.fetch import FetchResult, fetch_all
 from ingest.fetchlist import load_fetch_list
 from ingest.language import use_model_cache
 from kb.config import SAMPLE_DIR, Settings
-from kb.errors import IndexMismatchError, KBError
+from kb.errors import IndexMismatchError
 from kb.model import Answer, Chunk, Hit, Progress, SearchResult
 from kb.reports import Status, SyncReport
 
@@ -48,6 +48,7 @@ class KnowledgeBase:
         self._retriever = HybridRetriever(version, embedder, settings.retrieval)
         self._lock = threading.Lock()
         self._checked = time.monotonic()
+        self._refused: Path | None = None  # a live version that failed to open: not retried until CURRENT moves
 
     # -- opening and writing ----------------------------------------------------------------
     @classmethod
@@ -114,13 +115,15 @@ class KnowledgeBase:
     @classmethod
     def fetch(cls, languages: Sequence[str] | None = None, *, fetch_list: str | Path | None = None,
               dest: str | Path | None = None, timeout: float = 30.0, settings: Settings | None = None,
-              progress: Progress | None = None) -> list[FetchResult]:
+              progress: Progress | None = None, deadline: float | None = None) -> list[FetchResult]:
         """Download the official edition PDFs of the fetch list (default ``data/guidebook/editions.toml``)
-        into ``dest`` (default ``$KB_HOME/guidebook-pdf``); one ``FetchResult`` per edition."""
+        into ``dest`` (default ``$KB_HOME/guidebook-pdf``); one ``FetchResult`` per edition, each download
+        within ``timeout`` seconds per read and ``deadline`` (default: setting ``fetch_deadline``) in all."""
         settings = settings or Settings.load()
         target = Path(dest) if dest else settings.home / "guidebook-pdf"
         return fetch_all(load_fetch_list(fetch_list or SAMPLE_DIR / "editions.toml"), target,
-                         languages=languages, timeout=timeout, progress=progress)
+                         languages=languages, timeout=timeout, progress=progress,
+                         deadline=deadline or settings.fetch_deadline)
 
     # -- reading ----------------------------------------------------------------------------
     @property
@@ -136,9 +139,11 @@ class KnowledgeBase:
         with self._lock:
             self._checked = time.monotonic()
             live = IndexLayout(self.settings.index).current()
-            if live is None or live == self._retriever.version.path:
+            if live is None or live == self._retriever.version.path or live == self._refused:
                 return False
+            self._refused = live  # until it opened: a damaged version is tried (and logged) once
             version = open_version(self.settings.index)
+            self._refused = None
             embedder = self._retriever.embedder
             if version.manifest.model_id != embedder.model_id:
                 version.close()
@@ -154,7 +159,7 @@ class KnowledgeBase:
         if every > 0 and time.monotonic() - self._checked >= every:
             try:
                 self.reload()
-            except KBError as exc:
+            except Exception as exc:  # open_version makes its failures KBErrors; be safe anyway
                 log.warning("keeping index version %s: %s", self.version, exc)
         return self._retriever
 

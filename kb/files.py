@@ -10,6 +10,46 @@ from typing import Any
 from kb.errors import KBError
 
 
+def path_text(path: str | Path) -> str:
+    """A path as text that can be printed and stored: a name whose bytes are not UTF-8 (Shift_JIS
+    names from zips made on Windows) is decoded as cp932, else with U+FFFD for the bad bytes."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    parts = []
+    for part in text.split("/"):
+        raw = part.encode("utf-8", "surrogateescape") if _escaped_only(part) else None
+        if raw is None:
+            parts.append(clean_text(part))
+            continue
+        for encoding in ("utf-8", "cp932"):
+            try:
+                parts.append(raw.decode(encoding))
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            parts.append(raw.decode("utf-8", "replace"))
+    return "/".join(parts)
+
+
+def _escaped_only(text: str) -> bool:
+    """Every surrogate in ``text`` stands for one undecodable byte (Python's surrogateescape)."""
+    return all("\udc80" <= ch <= "\udcff" for ch in text if "\ud800" <= ch <= "\udfff")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (which no file, database or terminal accepts) as U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or a new file inside ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)

@@ -94,6 +94,7 @@ def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = 
     import uvicorn
 
     from serve.logs import configure_logging
+    from serve.protocol import protocol_class
 
     config = ServiceConfig.from_env()
     configure_logging()
@@ -112,7 +113,8 @@ def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = 
     say(f"serving {kb.settings.index} (version {kb.version}) on http://{host}:{port} "
         f"(chat: {mounted}; auth: {'bearer token' if config.token else 'none'})")
     try:
-        uvicorn.run(service, host=host, port=port, access_log=False, log_level="warning")
+        uvicorn.run(service, host=host, port=port, access_log=False, log_level="warning",
+                    http=protocol_class(config.request_timeout))
     finally:
         if socket is not None:
             socket.close()

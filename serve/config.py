@@ -36,6 +36,7 @@ class ServiceConfig:
     timeout: float = 10.0  # KB_SERVE_TIMEOUT: seconds per kb call, queueing included -> 504
     workers: int = 2  # KB_SERVE_WORKERS: kb calls running at once (CPU-bound; ~ cores)
     max_body_bytes: int = 65536  # KB_SERVE_MAX_BODY_BYTES -> 413 above this
+    request_timeout: float = 10.0  # KB_SERVE_REQUEST_TIMEOUT: seconds to receive a request's head and body
     slack_signing_secret: str | None = None  # SLACK_SIGNING_SECRET
     slack_bot_token: str | None = None  # SLACK_BOT_TOKEN
     slack_app_token: str | None = None  # SLACK_APP_TOKEN (socket mode)
@@ -50,6 +51,7 @@ class ServiceConfig:
             timeout=_number(env, "KB_SERVE_TIMEOUT", cls.timeout),
             workers=int(_number(env, "KB_SERVE_WORKERS", cls.workers, int)),
             max_body_bytes=int(_number(env, "KB_SERVE_MAX_BODY_BYTES", cls.max_body_bytes, int)),
+            request_timeout=_number(env, "KB_SERVE_REQUEST_TIMEOUT", cls.request_timeout),
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,

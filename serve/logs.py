@@ -14,6 +14,8 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable, MutableMapping
 
+from starlette.requests import ClientDisconnect
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -46,9 +48,11 @@ class AccessLogMiddleware:
         given = headers.get("x-request-id", "")
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         scope[REQUEST_ID_KEY] = request_id
-        state = {"status": 500, "started": False}
+        state = {"status": 500, "started": False, "too_large": False}
 
         async def send_wrapper(message: Message) -> None:
+            if state["too_large"]:
+                return  # the app's answer to a read it could not finish (FastAPI makes it a 400): 413 instead
             if message["type"] == "http.response.start":
                 state["status"], state["started"] = message["status"], True
                 message.setdefault("headers", [])
@@ -61,7 +65,8 @@ class AccessLogMiddleware:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
+            if received > self.max_body_bytes:  # a chunked body has no Content-Length to refuse up front
+                state["too_large"] = True
                 raise BodyTooLarge
             return message
 
@@ -73,11 +78,16 @@ class AccessLogMiddleware:
             if length > self.max_body_bytes:
                 raise BodyTooLarge
             await self.app(scope, receive_wrapper, send_wrapper)
+            if state["too_large"]:
+                raise BodyTooLarge
         except BodyTooLarge:
             if state["started"]:
                 raise
+            state["too_large"] = False
             await _send_json(send_wrapper, 413, {"error": f"request body over {self.max_body_bytes} bytes",
                                                  "request_id": request_id})
+        except ClientDisconnect:
+            state["status"] = 499  # the client went away (or was too slow) before its request arrived
         except Exception:
             # Handled here rather than by Starlette's ServerErrorMiddleware (which sits outside this
             # one) so the 500 carries the request id too. The traceback goes to the server log only.

@@ -238,26 +238,68 @@ def fresh(timestamp: Optional[str], now: Optional[float] = None) -> bool:
         return False
 
 
+class Delivered:
+    """Event ids acknowledged lately (bounded, oldest dropped first): what a retry may skip."""
+
+    def __init__(self, size: int = 5000) -> None:
+        self.size = size
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, event_id: str) -> bool:
+        with self._lock:
+            return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        with self._lock:
+            self._ids[event_id] = None
+            while len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+
+
+def event_id(body: bytes) -> Optional[str]:
+    """The Events API ``event_id`` of a request body, if it is one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("event_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def slack_router(runner: KBRunner, config: ServiceConfig, *, client: Any = None) -> APIRouter:
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+    from slack_sdk.signature import SignatureVerifier
 
     bolt = build_bolt_app(runner, config, client=client)
+    verifier = SignatureVerifier(config.slack_signing_secret or "")
+    delivered = Delivered()
     router = APIRouter()
 
     @router.post("/slack/events", tags=["chat"], response_model=None)
     async def slack_events(request: Request) -> Response:
         """Slack Events API, slash commands and interactivity (all signed by Slack)."""
         body = await request.body()
-        if not fresh(request.headers.get("x-slack-request-timestamp")):
+        timestamp = request.headers.get("x-slack-request-timestamp")
+        if not fresh(timestamp):
             return JSONResponse({"error": "stale or missing request timestamp"}, status_code=401)
-        if request.headers.get("x-slack-retry-num"):
-            # Slack re-sends an event it thinks was not acknowledged in time; the first delivery is
-            # already being answered, so a retry must not post a second answer. Nothing is done
-            # with the (unverified) retry, so acknowledging it is safe.
+        # Verified here, before bolt parses anything, for every request (retries included).
+        if not verifier.is_valid(body, timestamp or "", request.headers.get("x-slack-signature") or ""):
+            return JSONResponse({"error": "invalid Slack signature"}, status_code=401)
+        event = event_id(body)
+        if request.headers.get("x-slack-retry-num") and event and event in delivered:
+            # Slack re-sends an event it thinks was not acknowledged in time; this one was, and is
+            # being answered: a retry must not post a second answer. A retry of an event never
+            # acknowledged here (the first delivery failed) is answered like a first delivery.
             return Response(status_code=200, headers={"X-Slack-No-Retry": "1"})
-        # dispatch verifies the signature, acks, and hands listeners to bolt's own threads; it can
-        # wait for an ack, so it runs off the event loop.
-        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        # dispatch acks and hands listeners to bolt's own threads; it can wait for an ack, so it
+        # runs off the event loop.
+        try:
+            response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        except RecursionError:  # signed, but nested deeper than any Slack payload
+            return JSONResponse({"error": "body is JSON nested too deeply"}, status_code=400)
+        if event and response.status == 200:
+            delivered.add(event)
         return to_starlette_response(response)
 
     router.bolt = bolt  # type: ignore[attr-defined]

@@ -70,6 +70,8 @@ def teams_router(runner: KBRunner, config: ServiceConfig) -> APIRouter:
             activity = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise HTTPException(400, "body is not JSON") from None
+        except RecursionError:  # signed, but nested deeper than any activity
+            raise HTTPException(400, "body is JSON nested too deeply") from None
         text = activity.get("text") if isinstance(activity, dict) else None
         text = question_text(text if isinstance(text, str) else "")
         query = accept_query(request, text, runner.kb.settings.max_query_chars)

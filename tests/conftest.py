@@ -91,3 +91,15 @@ def index(tmp_path, fake_embedder) -> Path:
 
     KnowledgeBase.sync([write_sources(tmp_path / "src", {"ja": JA, "vi": VI})], index=tmp_path / "idx")
     return tmp_path / "idx"
+
+
+# Fuzzing (tests/test_fuzz.py): a few dozen fixed cases per property in the suite, each within 5 s;
+# `python -m bench.fuzz` selects the "fuzz" profile (thousands of random cases).
+from datetime import timedelta  # noqa: E402
+
+from hypothesis import settings as _hypothesis  # noqa: E402
+
+_hypothesis.register_profile("default", max_examples=40, deadline=timedelta(seconds=5), derandomize=True,
+                             print_blob=True)
+_hypothesis.register_profile("fuzz", max_examples=int(os.environ.get("KB_FUZZ_EXAMPLES", "2000")), deadline=timedelta(seconds=5), print_blob=True)
+_hypothesis.load_profile(os.environ.get("KB_FUZZ_PROFILE", "default"))

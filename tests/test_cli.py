@@ -97,3 +97,19 @@ def test_debug_on_the_app_shows_the_traceback_and_ingest_is_sync(index, tmp_path
     assert "Same as `kb sync`" in runner.invoke(app, ["--help"]).stdout
     result = runner.invoke(app, ["ingest", "/no/such/path"])
     assert result.exit_code == 1 and "no such file or folder" in result.stderr
+
+
+def test_terminal_escapes_and_bidi_overrides_in_indexed_text_never_reach_the_terminal(tmp_path, fake_embedder):
+    src = tmp_path / "hostile"
+    src.mkdir()
+    (src / "guide.md").write_text(
+        "# 第1章 \x1b]0;pwned\x07手続\n## 1 在留カード\n在留カードを\x1b[2J\x1b[31mなくしたら\u202etxt.exe\u202c警察に届けます。\r\n",
+        encoding="utf-8")
+    assert runner.invoke(app, ["sync", str(src), "--index", str(tmp_path / "idx")]).exit_code == 0
+    for args in (["search", "在留カード"], ["ask", "在留カードをなくした"], ["ask", "在留カード", "--render", "text"],
+                 ["ask", "在留カード", "--show-passages"], ["show", "1.1"]):
+        result = runner.invoke(app, [*args, "--index", str(tmp_path / "idx")])
+        assert result.exit_code == 0, result.output
+        assert not set(result.output) & {"\x1b", "\x07", "\u202e", "\u202c", "\r"}, args
+        if args[0] == "show" or "--render" in args:  # (tables wrap the text)
+            assert "なくしたらtxt.exe警察に届けます。" in result.output

@@ -48,6 +48,7 @@ class _State:
         self.release = threading.Event()
         self.flaky_cut = True
         self.other_port = 0
+        self.port_target = 0
 
 
 def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
@@ -66,6 +67,8 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 "/flaky.pdf": self._flaky, "/norange.pdf": lambda: self._send(200, "application/pdf", PDF),
                 "/redirect-away.pdf": lambda: self._redirect(f"http://127.0.0.2:{state.other_port}/good.pdf"),
                 "/redirect-home.pdf": lambda: self._redirect("/good.pdf"),
+                "/redirect-port.pdf": lambda: self._redirect(f"http://127.0.0.1:{state.port_target}/good.pdf"),
+                "/drip.pdf": self._drip, "/drip-head.pdf": self._drip_head,
             }.get(self.path)
             if route is None:
                 self._send(404, "text/plain", b"not found")
@@ -133,6 +136,27 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(PDF[:HALF])
                 return
             self._pdf()
+
+        def _drip(self) -> None:
+            """A byte every 0.1 s: never silent for --timeout, never done."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(PDF)))
+            self.end_headers()
+            for byte in PDF:
+                if state.release.wait(0.1):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+        def _drip_head(self) -> None:
+            """The status line and headers themselves, a byte every 0.1 s."""
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n" + b"X-Pad: " + b"a" * 500 + b"\r\n\r\n"
+            for byte in head:
+                if state.release.wait(0.1):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
 
         def _redirect(self, location: str) -> None:
             self.send_response(302)
@@ -434,3 +458,41 @@ def test_skipped_entry_touches_nothing(tmp_path):
     result = fetch_one(_manifest(FetchEntry("ja")), "ja", tmp_path / "absent")
     assert (result.status, result.reason, result.ok) == (SKIPPED, "no url in the fetch list", True)
     assert not (tmp_path / "absent").exists()
+
+
+@pytest.mark.parametrize("path", ["/drip.pdf", "/drip-head.pdf"])
+def test_a_dripping_server_is_cut_off_at_the_overall_deadline(servers, tmp_path, path):
+    import time
+
+    _, base, _ = servers
+    started = time.monotonic()
+    result = _fetch(FetchEntry("ja", base + path), tmp_path, timeout=5, deadline=1)
+    assert time.monotonic() - started < 4
+    assert result.status == FAILED and "fetch_deadline = 1 s" in result.reason
+    assert not (tmp_path / "ja.pdf").exists()
+
+
+def test_a_redirect_to_another_port_of_an_allowed_host_is_refused(servers, tmp_path):
+    state, base, _ = servers
+    other = _serve("127.0.0.1", _State())
+    try:
+        state.port_target = other.server_address[1]
+        result = _fetch(FetchEntry("ja", f"{base}/redirect-port.pdf"), tmp_path)
+    finally:
+        other.shutdown()
+        other.server_close()
+    assert result.status == FAILED and "another port" in result.reason and not (tmp_path / "ja.pdf").exists()
+
+
+def test_redirect_rules():
+    from ingest.fetchnet import Refused, check_redirect
+
+    hosts = ("example.go.jp",)
+    check_redirect("http://example.go.jp/a.pdf", "https://example.go.jp/a.pdf", hosts)  # upgrade: fine
+    check_redirect("https://example.go.jp/a.pdf", "https://example.go.jp:443/b.pdf", hosts)
+    for old, new in (("https://example.go.jp/a.pdf", "https://example.go.jp:8443/a.pdf"),
+                     ("https://example.go.jp/a.pdf", "http://example.go.jp/a.pdf"),
+                     ("http://example.go.jp/a.pdf", "http://example.go.jp:81/a.pdf"),
+                     ("https://example.go.jp/a.pdf", "https://example.go.jp:x/a.pdf")):
+        with pytest.raises(Refused):
+            check_redirect(old, new, hosts)

@@ -8,7 +8,7 @@ from answer.rerank import FEATURES, WEIGHTS, feature_matrix, rerank
 from index.keyword import KeywordIndex
 from index.sentences import SentenceVectors, sentence_texts
 from ingest.chunker import MIN_SENTENCE_CHARS as MIN_CHARS
-from kb.errors import IndexMismatchError
+from kb.errors import IndexCorruptError
 from kb.model import Chunk
 from tests.fakes import FakeEmbedder
 
@@ -63,14 +63,14 @@ def test_sentence_vectors_round_trip_and_best_cosine(tmp_path):
     q = embedder.embed_queries(["ごみは決められた日に出します。"])[0]
     best = loaded.best_cosine([0, 1], q, default=np.array([0.1, 0.2]))
     assert best[0] == pytest.approx(float((built.vectors @ q).max())) and best[1] == pytest.approx(0.2)
-    with pytest.raises(IndexMismatchError, match="rebuild"):
+    with pytest.raises(IndexCorruptError, match="rebuild"):
         SentenceVectors.load(tmp_path, embedder.dim, 3)  # another index's chunk count
     for name, junk in (("sentence_spans.npz", b"not a zip"), ("sentences.npy", b"not an array")):
         (tmp_path / name).write_bytes(junk)
-        with pytest.raises(IndexMismatchError, match="rebuild"):
+        with pytest.raises(IndexCorruptError, match="rebuild"):
             SentenceVectors.load(tmp_path, embedder.dim, 2)
         (tmp_path / name).unlink()
-        with pytest.raises(IndexMismatchError, match=f"no {name}"):
+        with pytest.raises(IndexCorruptError, match=f"no {name}"):
             SentenceVectors.load(tmp_path, embedder.dim, 2)
         built.save(tmp_path)
 

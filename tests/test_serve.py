@@ -232,3 +232,56 @@ def test_kb_serve_command_wires_the_app(index, monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     CliRunner().invoke(app, ["serve", "--index", str(index)])
     assert "/slack/events" in seen["app"].openapi()["paths"]
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(make_client):
+    client = make_client(max_body_bytes=65536)
+
+    def chunks():
+        yield b'{"query": "'
+        for _ in range(160):  # 10 MB, sent without a Content-Length
+            yield b"a" * 65536
+        yield b'"}'
+
+    response = client.post("/search", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "65536" in response.json()["error"]
+
+
+def test_a_client_sending_its_request_slowly_is_disconnected(index):
+    import socket
+    import threading
+
+    import uvicorn
+
+    from serve.protocol import protocol_class
+
+    kb = KnowledgeBase.open(index)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(kb, ServiceConfig()), host="127.0.0.1", port=port,
+                                           log_level="critical", http=protocol_class(0.5)))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 10
+        while not server.started:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port)) as fine:  # a whole request: answered, kept alive
+            fine.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert fine.recv(4096).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.settimeout(5)
+            started = time.time()
+            slow.sendall(b"GET /health HTTP/1.1\r\n")
+            time.sleep(0.3)
+            slow.sendall(b"Host: x\r\n")  # still trickling in: the deadline counts from the first byte
+            assert slow.recv(4096) == b"" and time.time() - started < 3
+        with socket.create_connection(("127.0.0.1", port)) as silent:
+            silent.settimeout(5)
+            assert silent.recv(4096) == b""  # connected, never sent a byte
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        kb.close()

@@ -269,3 +269,28 @@ def test_socket_mode_handler_is_built_without_connecting(index):  # noqa: F811
         handler = socket_mode_handler(runner, ServiceConfig(slack_app_token="xapp-test", slack_bot_token="xoxb-test"))
         assert handler.app_token == "xapp-test" and not handler.client.is_connected()
         runner.close()
+
+
+def test_a_retry_is_verified_too(slack):
+    http, fake, asked = slack
+    body = event("app_mention", "<@UBOT> 在留カードをなくしたらどうする", ROOT_TS)
+    forged = {**signed(body, secret="not-the-secret"), "X-Slack-Retry-Num": "1"}
+    assert http.post("/slack/events", content=body.encode(), headers=forged).status_code == 401
+    time.sleep(0.3)
+    assert fake.posts() == [] and asked == []
+
+
+def test_a_retry_of_a_delivery_that_never_arrived_is_answered(slack):
+    http, fake, asked = slack
+    body = event("app_mention", "<@UBOT> 在留カードをなくしたらどうする", ROOT_TS)
+    retry = http.post("/slack/events", content=body.encode(), headers={**signed(body), "X-Slack-Retry-Num": "2",
+                                                                     "X-Slack-Retry-Reason": "http_error"})
+    assert retry.status_code == 200
+    [post] = fake.wait_posts(1)
+    assert post["thread_ts"] == ROOT_TS and asked == ["在留カードをなくしたらどうする"]
+
+
+def test_a_signed_deeply_nested_body_is_a_400(slack):
+    http, fake, _ = slack
+    body = '{"type": "event_callback", "event": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    assert http.post("/slack/events", content=body.encode(), headers=signed(body)).status_code == 400

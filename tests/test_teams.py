@@ -75,3 +75,9 @@ def test_question_text_and_secret_checks():
     assert question_text("<at>Mado Guchi</at> hello <at>Other</at>") == "hello"
     with pytest.raises(ConfigError, match="TEAMS_SHARED_SECRET"):
         teams_key("not base64!")
+
+
+def test_a_signed_body_nested_30000_deep_is_a_400_not_a_500(teams):
+    body = b'{"text": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    response = teams.post("/teams", content=body, headers=auth(body))
+    assert response.status_code == 400 and "nested" in response.json()["error"]

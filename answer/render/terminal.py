@@ -8,13 +8,19 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from answer.render.safe import printable
 from kb.model import Answer, Chunk, Citation, SearchResult
 from kb.reports import Status, SyncReport
+
+
+def escape(text: str) -> str:
+    """Text from the index for a rich view: markup escaped, terminal controls removed (``safe``)."""
+    return escape_markup(printable(text))
 
 
 def _section(c: Citation) -> str:

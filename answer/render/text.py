@@ -2,6 +2,7 @@
 note (fallbacks, "not found"), and the numbered sources with edition, section and page."""
 from __future__ import annotations
 
+from answer.render.safe import printable
 from kb.model import Answer, Hit
 
 
@@ -27,4 +28,4 @@ def to_text(answer: Answer) -> str:
             lines += ["", f"Note: {answer.note}"]
     lines += ["", "Nearest sections:" if answer.abstained else "Sources:"]
     lines += [source_line(n, h) for n, h in enumerate(answer.sources, 1)]
-    return "\n".join(lines)
+    return printable("\n".join(lines))

@@ -23,7 +23,8 @@ _LAW_HEADING = re.compile(rf"^第\s?({NUMERAL}|[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩ]+
 _ARTICLE = re.compile(rf"^第({NUMERAL})条((?:の{NUMERAL})*)(?=[\s\u3000]|$)")
 _SUPPL = re.compile(rf"^(附\s?則|別表(?:第{NUMERAL})?)(?:[\s\u3000]*[（(][^）)]*[）)])?"
                     r"(?:[\s\u3000]*抄)?$")
-_LEADER = re.compile(r"[…‥・.．･]{3,}\s*[0-9０-９]*\s*$")
+_LEADER_CHARS = "…‥・.．･"
+_FOOTNOTE_MARKS = re.compile(r"^(?:[0-9０-９]{1,3}[＊*※]\s*)+")  # matched on the reversed text: linear
 _TOC_TITLE = re.compile(r"^(目\s*次|もくじ|contents|table of contents)$", re.I)
 KANA_ORDER = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン"
 # Numbered headings that only count when printed larger or bolder than the body text.
@@ -75,26 +76,35 @@ def _branch_id(base: str, branches: str) -> str | None:
 
 def heading_label(text: str) -> str:
     """A heading as printed, without a trailing footnote mark ("…の開発＊5")."""
-    return re.sub(r"(\s*[＊*※][0-9０-９]{1,3})+$", "", tidy(text))
+    text = tidy(text)
+    marks = _FOOTNOTE_MARKS.match(text[::-1])
+    return text[:len(text) - marks.end()].rstrip() if marks else text
+
+
+def _leader(text: str) -> bool:
+    """Ends in a dot leader, maybe with a page number ("在留カード……12"): a table-of-contents line.
+    Read from the end: a search for the leader from every position was quadratic in dots."""
+    rest = text.rstrip().rstrip("0123456789０１２３４５６７８９").rstrip()
+    return len(rest) >= 3 and all(ch in _LEADER_CHARS for ch in rest[-3:])
 
 
 def _plausible_title(title: str) -> bool:
     t = title.strip()
     return (0 < len(t) <= MAX_HEADING_CHARS and not t.endswith(("。", "、", "，", ",", "．"))
-            and count_letters(t) >= 1 and not _LEADER.search(t))
+            and count_letters(t) >= 1 and not _leader(t))
 
 
 def is_toc(lines: list[Line]) -> bool:
     """Table-of-contents pages list headings; they must not drive the heading stack."""
     if any(_TOC_TITLE.match(re.sub(r"\s+", " ", ln.text).strip()) for ln in lines):
         return True
-    return sum(1 for ln in lines if _LEADER.search(ln.text.rstrip())) >= 3
+    return sum(1 for ln in lines if _leader(ln.text)) >= 3
 
 
 def classify(line: Line, body_size: float, body_bold: bool) -> Heading | None:
     """A heading recognised from numbering pattern and emphasis, or None (body text)."""
     text = heading_label(line.text)
-    if not text or _LEADER.search(text):  # table-of-contents entry
+    if not text or _leader(text):  # table-of-contents entry
         return None
     m = _ARTICLE.match(text)
     if m:  # an article line carries the article's first sentence, so any length

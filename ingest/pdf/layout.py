@@ -16,13 +16,15 @@ RUNNING_Y_TOLERANCE = 4.0  # pt; the same header drifts a little between pages
 NUMBER_NEIGHBOURS = 3      # printed numbers are checked against candidates this many pages away
 
 
-def _mask_key(text: str) -> str:
-    norm = unicodedata.normalize("NFKC", text)
-    return re.sub(r"\d+", "#", re.sub(r"\s+", "", norm))
+def _mask_key(text: str, digits: bool = True) -> str:
+    norm = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    return re.sub(r"\d+", "#", norm) if digits else norm
 
 
 def mark_running_lines(pages: list[Page]) -> None:
-    """Drop lines printed at the same place, size and text (digits masked) on many pages."""
+    """Drop lines printed at the same place, size and text on many pages. Digits are masked only
+    in the header/footer bands (page numbers, dates): mid-page lines that differ only in their
+    numbers are a table or a form's values, not furniture."""
     n = len(pages)
     if n < 2:
         return
@@ -30,9 +32,9 @@ def mark_running_lines(pages: list[Page]) -> None:
     groups: dict[tuple[str, float], list[tuple[float, int, int]]] = defaultdict(list)
     for page in pages:
         for i, line in enumerate(page.lines):
-            key = _mask_key(line.text)
+            key = _mask_key(line.text, digits=line.edge)
             if key:
-                groups[(key, round(line.size))].append((line.y, page.index, i))
+                groups[(key, round(line.size), line.edge)].append((line.y, page.index, i))
     by_index = {p.index: p for p in pages}
     for entries in groups.values():
         if len({e[1] for e in entries}) < min_pages:

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.limits import check_time
 from ingest.pdf.pagenumbers import PAGE_NO
 from ingest.pdf.text import est_width, is_wide
 
@@ -44,6 +45,7 @@ def _raw_lines(page: Any) -> list[tuple[str, list[_Fragment]]]:
     frags: list[_Fragment] = []
 
     def visitor(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        check_time()  # called for every piece of text: a page with millions of them stops here
         m = _mult(list(tm), list(cm))
         eff = abs(size) * math.sqrt(abs(m[0] * m[3] - m[1] * m[2]))
         name = str(font.get("/BaseFont", "")) if font else ""

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from ingest.language import guess_language
+from ingest.limits import check_time, guard
 from ingest.pdf.blocks import BlockWriter, emit_page, headings_only
 from ingest.pdf.layout import mark_running_lines, resolve_labels
 from ingest.pdf.paragraphs import page_metrics
@@ -36,7 +37,13 @@ def load_pdf(path: Path, *, source_id: str | None = None, title: str | None = No
     path = Path(path)
     reader = open_reader(path)
     source = source_id or path.name
-    pages = [read_page(reader, i) for i in range(len(reader.pages))]
+    limits = guard()
+    n_pages = len(reader.pages)
+    read = min(n_pages, limits.limits.max_pdf_pages)
+    if read < n_pages:
+        limits.report(f"pages {read + 1}-{n_pages} were not read: over max_pdf_pages = {read} (KB_MAX_PDF_PAGES)",
+                      read, None)
+    pages = [read_page(reader, i) for i in range(read)]
     readable = [p for p in pages if p.error is None]
     mark_running_lines(readable)
     labels = resolve_labels(pages, reader)
@@ -46,6 +53,7 @@ def load_pdf(path: Path, *, source_id: str | None = None, title: str | None = No
     writer = BlockWriter(sections)
     issues: list[PageIssue] = []
     for page, label in zip(pages, labels):
+        check_time()
         writer.flush()  # blocks never span pages; flush before any heading update below
         if page.error is not None:
             issues.append(PageIssue(source, "corrupt", f"text extraction failed: {page.error}",
@@ -72,5 +80,5 @@ def load_pdf(path: Path, *, source_id: str | None = None, title: str | None = No
         source_id=source, path=str(path), title=title or meta_title(reader) or path.stem,
         language=language or guess_language("\n".join(b.text for b in blocks)),
         release=release, blocks=blocks, url=url, issues=tuple(issues),
-        meta={"pages": str(len(pages)),
+        meta={"pages": str(n_pages),
               "pages_indexed": str(len({b.page_index for b in blocks}))})

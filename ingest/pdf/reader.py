@@ -11,6 +11,7 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
+from ingest.limits import ParseTimeout, guard
 from ingest.pdf.lines import Line, build_lines
 from ingest.quality import count_letters
 from kb.errors import IngestError
@@ -106,11 +107,15 @@ def read_page(reader: PdfReader, index: int) -> Page:
         return Page(index, [], 0.0, 0.0, False, error=_short(exc))
     try:
         lines = build_lines(page)
+    except ParseTimeout:
+        raise  # the whole file is over its time, not just this page
     except Exception as exc:
         return Page(index, [], top, bottom, _has_images(page), error=_short(exc))
     result = Page(index, lines, top, bottom, _has_images(page))
     height = max(top - bottom, 1.0)
+    limits = guard()
     for line in lines:
+        line.text = limits.line(line.text, index)
         line.edge = line.y >= top - EDGE_BAND * height or line.y <= bottom + EDGE_BAND * height
     return result
 

@@ -1,6 +1,7 @@
 """The heading path above the current line, and the section id cited for it."""
 from __future__ import annotations
 
+from ingest.limits import guard
 from ingest.pdf.headings import Heading
 from ingest.pdf.text import is_wide
 
@@ -39,7 +40,7 @@ class SectionStack:
         """A heading wrapped onto a second line."""
         last = self.stack[-1]
         sep = "" if is_wide(last.label[-1]) or is_wide(text[0]) else " "
-        self.stack[-1] = Heading(last.label + sep + text, last.style, last.rank, last.num,
+        self.stack[-1] = Heading(guard().heading(last.label + sep + text), last.style, last.rank, last.num,
                                  last.size)
 
     def is_quotation(self, h: Heading) -> bool:
