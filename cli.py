@@ -347,6 +347,19 @@ def serve(
     run(_open(index, True), host, port, say=err.print)
 
 
+@command()
+def mcp(index: Optional[Path] = IndexOpt) -> None:
+    """Serve the guidebook to an AI agent over MCP on stdin/stdout (tools ask, search, show_section,
+    list_editions; resources guidebook://LANG/SECTION). For Claude Desktop and other local MCP clients;
+    `kb serve` offers the same server at /mcp over HTTP. See docs/deploy.md.
+
+    Example: [bold]kb mcp --index /var/lib/madoguchi/index[/]
+    """
+    from serve.app import run_mcp_stdio
+
+    run_mcp_stdio(_open(index, False))
+
+
 def main() -> None:
     app()
 

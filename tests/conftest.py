@@ -90,3 +90,23 @@ def index(tmp_path, fake_embedder) -> Path:
 
     KnowledgeBase.sync([write_sources(tmp_path / "src", {"ja": JA, "vi": VI})], index=tmp_path / "idx")
     return tmp_path / "idx"
+
+
+def real_settings(tmp_path: Path):
+    """Settings for the real default model (integration tests), homed in ``tmp_path``."""
+    from kb import Settings
+
+    return Settings.load(home=tmp_path, model_cache=MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory) -> Path:
+    """Four sample editions (ja, easy Japanese, en, vi), indexed with the real model once per session."""
+    from kb import KnowledgeBase
+    from kb.config import SAMPLE_DIR
+
+    root = tmp_path_factory.mktemp("sample")
+    settings = real_settings(root).with_(index=root / "index")
+    report = KnowledgeBase.sync([SAMPLE_DIR / lang for lang in ("ja", "ja-easy", "en", "vi")], settings=settings)
+    assert report.chunks > 300 and all(s.error is None for s in report.sources)
+    return root / "index"

@@ -12,24 +12,10 @@ from kb import KnowledgeBase, Settings
 from kb.config import SAMPLE_DIR
 from kb.errors import IndexMismatchError
 from tests import pdfgen
-from tests.conftest import MODEL_CACHE, shared
+from tests.conftest import real_settings, shared
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
-
-
-def real_settings(tmp_path) -> Settings:
-    return Settings.load(home=tmp_path, model_cache=MODEL_CACHE)
-
-
-@pytest.fixture(scope="session")
-def sample_index(tmp_path_factory):
-    """Four sample editions (ja, easy Japanese, en, vi), indexed with the real model once per session."""
-    root = tmp_path_factory.mktemp("sample")
-    settings = real_settings(root).with_(index=root / "index")
-    report = KnowledgeBase.sync([SAMPLE_DIR / lang for lang in ("ja", "ja-easy", "en", "vi")], settings=settings)
-    assert report.chunks > 300 and all(s.error is None for s in report.sources)
-    return root / "index"
 
 
 @pytest.fixture(scope="session")
