@@ -105,7 +105,7 @@ def create_app(kb: KnowledgeBase, config: ServiceConfig, *, slack_client: Any = 
         from serve.teams_agent import TeamsAgent, connections_from, teams_agent_router
 
         agent = TeamsAgent(core, config.chat, teams_connections or connections_from(config.chat))
-        app.state.agent_configuration = agent.auth_configuration(config.chat.teams_anonymous)
+        app.state.agent_configuration = agent.auth_configuration(config.chat)
         app.include_router(teams_agent_router(agent))
     return app
 

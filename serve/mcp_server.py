@@ -55,8 +55,9 @@ def build_server(core: BotCore) -> Any:
     from mcp_types import ToolAnnotations
 
     kb, limit = core.kb, core.kb.settings.max_query_chars
+    # log_level: the SDK configures the root logger when nothing has; INFO would log every request.
     server = MCPServer(name="madoguchi", title="Madoguchi: Living and Working Guidebook", version="0.1.0",
-                       instructions=INSTRUCTIONS)
+                       instructions=INSTRUCTIONS, log_level="WARNING")
     annotations = ToolAnnotations(**READ_ONLY)
     Question = Annotated[str, Field(description="The consultation question, in any language.", min_length=1,
                                     max_length=limit)]

@@ -71,10 +71,15 @@ class TeamsAgent:
         self.app.adaptive_card.action_execute(FEEDBACK_VERB)(self.on_feedback)
         self.app.message()(self.on_message)  # ranked last: the card actions above match first
 
-    def auth_configuration(self, anonymous: bool) -> Any:
-        """What the SDK's JWT check validates against (the service connection's app id and tenant)."""
+    def auth_configuration(self, chat: ChatConfig) -> Any:
+        """What the SDK's JWT check validates against: the service connection's app id and tenant.
+        The issuer allow-list (Bot Framework, our tenant, Microsoft's own) is on unless the SDK setting
+        ``…__SETTINGS__VALIDATE_ISSUER`` says otherwise: the SDK leaves it off for old deployments."""
         config = self.connections.get_default_connection_configuration()
-        config.ANONYMOUS_ALLOWED = anonymous
+        config.ANONYMOUS_ALLOWED = chat.teams_anonymous
+        settings = chat.agents_sdk.get("CONNECTIONS", {}).get("SERVICE_CONNECTION", {}).get("SETTINGS", {})
+        if "VALIDATE_ISSUER" not in settings:
+            config.VALIDATE_ISSUER = True
         return config
 
     async def _send_card(self, context: Any, card: dict[str, Any]) -> None:
