@@ -164,7 +164,7 @@ def ask(
     llm: bool = typer.Option(False, "--llm", help="Let the configured LLM (KB_LLM_BASE_URL) write the answer "
                              "from the same passages; falls back to the quoted answer if it fails the checks."),
     render: Optional[str] = typer.Option(None, "--render", help="Print for a chat tool: text, slack (Block Kit "
-                                         "JSON) or teams (Adaptive Card JSON)."),
+                                         "JSON), teams (Adaptive Card 1.5 JSON) or cited (the MCP result)."),
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
 ) -> None:

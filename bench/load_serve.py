@@ -193,7 +193,7 @@ def main() -> None:
         for th in threads:
             th.join(timeout=60)
         seconds = time.perf_counter() - t0
-        status = httpx.get(f"{base}/status", headers={"Authorization": "Bearer load-test-token"}, timeout=10).json()
+        status = httpx.get(f"{base}/status", headers={"Authorization": "Bearer load-test-token"}, timeout=60).json()
     finally:
         if proc is not None:
             proc.terminate()

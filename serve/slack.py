@@ -121,7 +121,7 @@ class SlackBot:
             self.reply(client, who, command["channel_id"], None, question, header=header)
         except Exception as exc:  # e.g. not_in_channel: answer privately instead
             log.warning("slash command reply failed (%s); answering ephemerally", type(exc).__name__)
-            respond(**to_slack(self.core.ask(who, question)), response_type="ephemeral")
+            respond(**self.respond(who, question)[0], response_type="ephemeral")
 
     def on_show_edition(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         ack()
