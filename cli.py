@@ -172,7 +172,7 @@ def ask(
     llm: bool = typer.Option(False, "--llm", help="Let the configured LLM (KB_LLM_BASE_URL) write the answer "
                              "from the same passages; falls back to the quoted answer if it fails the checks."),
     render: Optional[str] = typer.Option(None, "--render", help="Print for a chat tool: text, slack (Block Kit "
-                                         "JSON) or teams (Adaptive Card JSON)."),
+                                         "JSON), teams (Adaptive Card 1.5 JSON) or cited (the MCP result)."),
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -355,6 +355,19 @@ def serve(
     from serve.app import run
 
     run(_open(index, True), host, port, say=err.print)
+
+
+@command()
+def mcp(index: Optional[Path] = IndexOpt) -> None:
+    """Serve the guidebook to an AI agent over MCP on stdin/stdout (tools ask, search, show_section,
+    list_editions; resources guidebook://LANG/SECTION). For Claude Desktop and other local MCP clients;
+    `kb serve` offers the same server at /mcp over HTTP. See docs/deploy.md.
+
+    Example: [bold]kb mcp --index /var/lib/madoguchi/index[/]
+    """
+    from serve.app import run_mcp_stdio
+
+    run_mcp_stdio(_open(index, False))
 
 
 def main() -> None:

@@ -2,12 +2,19 @@
 
     python bench/load_serve.py                               # index built from data/guidebook/ja
     python bench/load_serve.py --clients 8 --duration 30 --endpoint mix --json
+    python bench/load_serve.py --clients 8 --endpoint agents    # /ask, MCP tools/call, Teams agent messages
 
 Starts `kb serve` as its own process (clients and server don't share a GIL), runs ``--clients``
 threads for ``--duration`` seconds (or ``--requests`` in all), and at ``--reindex-at`` of the run
 edits one source file and runs `kb sync`, which publishes a new version; the service should pick
 it up within ``--reload-every`` seconds without errors. Uses the real model when the default model
 cache (~/.cache/madoguchi/models) exists, unless KB_MODEL_CACHE says otherwise.
+
+``--endpoint agents`` rotates three kinds of request: ``/ask``, an MCP ``tools/call`` of ``ask`` on
+/mcp (one stateless JSON-RPC POST, as an agent sends it), and a Teams agent message on /api/messages
+(the agent in its loopback-only anonymous mode; its typing indicator and card go to a fake Bot
+Connector in this process). Per-kind figures are reported; a bot turn counts as an error unless its
+card reached the connector.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, machine  # noqa: E402
 from bench.query_latency import QUERIES, percentile  # noqa: E402
+from bench.load_agents import KINDS, Connector, agent_request  # noqa: E402
 
 CLI = [sys.executable, str(ROOT / "cli.py")]
 DEFAULT_CACHE = Path.home() / ".cache" / "madoguchi" / "models"
@@ -57,16 +65,16 @@ def wait_healthy(base: str, proc: subprocess.Popen, timeout: float) -> dict:
 class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.samples: list[tuple[float, float, int]] = []  # (start offset s, latency ms, status; 0 = exception)
+        self.samples: list[tuple[float, float, int, str]] = []  # (start s, latency ms, status (0 = exception), kind)
         self.versions: list[tuple[float, str | None, str]] = []  # (offset s, CURRENT on disk, /health version)
 
-    def add(self, start: float, ms: float, status: int) -> None:
+    def add(self, start: float, ms: float, status: int, kind: str = "") -> None:
         with self.lock:
-            self.samples.append((start, ms, status))
+            self.samples.append((start, ms, status, kind))
 
 
 def client_loop(base: str, endpoint: str, t0: float, stop: threading.Event, budget: list[int],
-                rec: Recorder, n: int, token: str | None) -> None:
+                rec: Recorder, n: int, token: str | None, connector: Connector | None = None) -> None:
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -78,12 +86,17 @@ def client_loop(base: str, endpoint: str, t0: float, stop: threading.Event, budg
                     return
                 budget[0] -= 1
             path = endpoint if endpoint != "mix" else ("/ask" if i % 2 else "/search")
+            kind = KINDS[i % len(KINDS)] if endpoint == "agents" else path
+            query = QUERIES[i % len(QUERIES)]
             started = time.perf_counter()
             try:
-                status = client.post(path, json={"query": QUERIES[i % len(QUERIES)]}).status_code
+                if endpoint == "agents":
+                    status = agent_request(client, kind, query, n, connector)
+                else:
+                    status = client.post(path, json={"query": query}).status_code
             except httpx.HTTPError:
                 status = 0
-            rec.add(started - t0, (time.perf_counter() - started) * 1e3, status)
+            rec.add(started - t0, (time.perf_counter() - started) * 1e3, status, kind)
             i += 1
 
 
@@ -104,8 +117,8 @@ def watch_versions(base: str, index: Path, t0: float, stop: threading.Event, rec
         stop.wait(0.1)
 
 
-def summarize(samples: list[tuple[float, float, int]], seconds: float) -> dict:
-    ok = [ms for _, ms, status in samples if status == 200]
+def summarize(samples: list[tuple[float, float, int, str]], seconds: float) -> dict:
+    ok = [ms for _, ms, status, _ in samples if status == 200]
     return {"requests": len(samples), "errors": sum(1 for s in samples if s[2] != 200),
             "throughput_rps": round(len(samples) / seconds, 2) if seconds > 0 else 0.0,
             "p50_ms": round(statistics.median(ok), 1) if ok else None,
@@ -119,7 +132,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of load (upper bound)")
     ap.add_argument("--requests", type=int, default=100_000, help="requests in all (upper bound)")
-    ap.add_argument("--endpoint", choices=("/ask", "/search", "mix"), default="/ask")
+    ap.add_argument("--endpoint", choices=("/ask", "/search", "mix", "agents"), default="/ask")
     ap.add_argument("--reindex-at", type=float, default=0.4, help="fraction of --duration; <0: no re-index")
     ap.add_argument("--reload-every", type=float, default=1.0)
     ap.add_argument("--workers", type=int, default=2, help="KB_SERVE_WORKERS")
@@ -129,12 +142,15 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="madoguchi-load-"))
     env = {**os.environ, "KB_HOME": str(work / "home"), "KB_RELOAD_EVERY": str(args.reload_every),
-           "KB_SERVE_WORKERS": str(args.workers), "KB_SERVE_TOKEN": "load-test-token"}
+           "KB_SERVE_WORKERS": str(args.workers), "KB_SERVE_TOKEN": "load-test-token",
+           # the bots' per-person limit would refuse a load test; the Teams agent runs without Entra
+           "KB_CHAT_RATE_PER_MINUTE": "1000000", "KB_TEAMS_ANONYMOUS": "1", "KB_SERVE_AUDIT_LOG": "off"}
     if "KB_MODEL_CACHE" not in os.environ and DEFAULT_CACHE.is_dir():
         env["KB_MODEL_CACHE"] = str(DEFAULT_CACHE)
     src, index = work / "src", work / "index"
     shutil.copytree(args.source, src)
     proc = None
+    connector = Connector() if args.endpoint == "agents" else None
     try:
         t = time.perf_counter()
         subprocess.run([*CLI, "sync", str(src), "--index", str(index), "--json"], env=env, check=True,
@@ -154,7 +170,7 @@ def main() -> None:
         rec, stop, budget = Recorder(), threading.Event(), [args.requests]
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client_loop, args=(base, args.endpoint, t0, stop, budget, rec, n,
-                                                              "load-test-token"), daemon=True)
+                                                              "load-test-token", connector), daemon=True)
                    for n in range(args.clients)]
         threads.append(threading.Thread(target=watch_versions, args=(base, index, t0, stop, rec), daemon=True))
         for th in threads:
@@ -177,7 +193,7 @@ def main() -> None:
         for th in threads:
             th.join(timeout=60)
         seconds = time.perf_counter() - t0
-        status = httpx.get(f"{base}/status", headers={"Authorization": "Bearer load-test-token"}, timeout=10).json()
+        status = httpx.get(f"{base}/status", headers={"Authorization": "Bearer load-test-token"}, timeout=60).json()
     finally:
         if proc is not None:
             proc.terminate()
@@ -185,6 +201,8 @@ def main() -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if connector is not None:
+            connector.close()
         shutil.rmtree(work, ignore_errors=True)
 
     if reindex:
@@ -199,7 +217,9 @@ def main() -> None:
     out = {"machine": machine(), "chunks": status["chunks"], "model": status["model"], "build_s": round(build_s, 1),
            "clients": args.clients, "workers": args.workers, "endpoint": args.endpoint, "seconds": round(seconds, 1),
            "first_version": first, "final_version": status["serving_version"],
-           "live_version": status["live_version"], "overall": summarize(rec.samples, seconds), "reindex": reindex}
+           "live_version": status["live_version"], "overall": summarize(rec.samples, seconds), "reindex": reindex,
+           "kinds": {kind: summarize([x for x in rec.samples if x[3] == kind], seconds)
+                     for kind in sorted({x[3] for x in rec.samples})}}
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -208,6 +228,7 @@ def main() -> None:
           f"{args.endpoint}, {args.workers} workers, {out['seconds']} s")
     print("| window | requests | errors | req/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
     rows = [("whole run", o)] + ([("during re-index", reindex["during"])] if reindex else [])
+    rows += [(f"{kind} (whole run)", r) for kind, r in out["kinds"].items()] if len(out["kinds"]) > 1 else []
     for name, r in rows:
         print(f"| {name} | {r['requests']} | {r['errors']} | {r['throughput_rps']} | {r['p50_ms']} | "
               f"{r['p95_ms']} | {r['p99_ms']} |")

@@ -1,7 +1,7 @@
 """The FastAPI app: JSON search/ask over one shared KnowledgeBase, plus the chat integrations."""
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from kb import KnowledgeBase
 from serve.config import ServiceConfig
+from serve.conversation import BotCore
 from serve.errors import install_error_handlers
 from serve.guards import accept_query, token_guard
 from serve.logs import AccessLogMiddleware
@@ -59,32 +60,53 @@ def api_router(runner: KBRunner, config: ServiceConfig) -> APIRouter:
     return router
 
 
-def create_app(kb: KnowledgeBase, config: ServiceConfig, *, slack_client: Any = None) -> FastAPI:
+def create_app(kb: KnowledgeBase, config: ServiceConfig, *, slack_client: Any = None,
+               teams_connections: Any = None) -> FastAPI:
     """The service over an open KnowledgeBase. Slack routes need ``config.slack_http``; the Teams
-    webhook needs ``config.teams_shared_secret``. ``slack_client`` replaces the Slack WebClient (tests)."""
+    webhook needs ``config.teams_shared_secret``; the Teams agent ``config.chat.teams_agent``; /mcp is
+    on unless ``config.chat.mcp`` is off. ``slack_client`` replaces the Slack WebClient and
+    ``teams_connections`` the Agents SDK's MSAL connections (tests)."""
     runner = KBRunner(kb, workers=config.workers, timeout=config.timeout)
+    core = BotCore(runner, config)
+    mcp = None
+    if config.chat.mcp:
+        from serve.mcp_http import mcp_endpoint
+
+        mcp = mcp_endpoint(core, config.tokens, max_body_bytes=config.max_body_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with AsyncExitStack() as stack:
+            if mcp is not None:  # the MCP session manager's task group lives as long as the app
+                await stack.enter_async_context(mcp.manager.run())
+            yield
         runner.close()
 
     app = FastAPI(title="Madoguchi", version="0.1.0", lifespan=lifespan,
                   description="Cited answers from Japan's Living and Working Guidebook for consultation desks.")
     app.state.runner = runner
+    app.state.core = core
     app.add_middleware(AccessLogMiddleware, log_queries=config.log_queries, max_body_bytes=config.max_body_bytes)
     install_error_handlers(app)
     app.include_router(api_router(runner, config))
+    if mcp is not None:
+        app.add_route("/mcp", mcp.app, methods=["GET", "POST", "DELETE"], include_in_schema=False)
     if config.slack_http:
         from serve.slack import slack_router
 
-        router = slack_router(runner, config, client=slack_client)
+        router = slack_router(core, config, client=slack_client)
         app.state.slack_bot = router.bolt.madoguchi_bot  # type: ignore[attr-defined]
         app.include_router(router)
     if config.teams_shared_secret:
         from serve.teams import teams_router
 
         app.include_router(teams_router(runner, config))
+    if config.chat.teams_agent:
+        from serve.teams_agent import TeamsAgent, connections_from, teams_agent_router
+
+        agent = TeamsAgent(core, config.chat, teams_connections or connections_from(config.chat))
+        app.state.agent_configuration = agent.auth_configuration(config.chat)
+        app.include_router(teams_agent_router(agent))
     return app
 
 
@@ -97,25 +119,40 @@ def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = 
     from serve.protocol import protocol_class
 
     config = ServiceConfig.from_env()
+    config.chat.check_bind(host)
     configure_logging()
     service = create_app(kb, config)
     socket = None
     if config.slack_app_token and config.slack_bot_token:
         from serve.slack import socket_mode_handler
 
-        socket = socket_mode_handler(service.state.runner, config)
+        socket = socket_mode_handler(service.state.core, config)
         socket.connect()  # background threads; HTTP keeps serving alongside
-    mounted = ", ".join(name for name, on in (("slack", config.slack_http), ("slack socket mode", socket),
-                                              ("teams", config.teams_shared_secret)) if on) or "none"
-    if not config.token and host not in ("127.0.0.1", "localhost", "::1"):
-        say("[yellow]warning:[/] no KB_SERVE_TOKEN: /search, /ask and /status are open to anyone "
+    mounted = ", ".join(name for name, on in (
+        ("mcp", config.chat.mcp), ("slack", config.slack_http), ("slack socket mode", socket),
+        ("teams webhook", config.teams_shared_secret), ("teams agent", config.chat.teams_agent)) if on) or "none"
+    if not config.tokens and host not in ("127.0.0.1", "localhost", "::1"):
+        say("[yellow]warning:[/] no KB_SERVE_TOKEN: /search, /ask, /status and /mcp are open to anyone "
             f"who can reach {host}:{port}")
     say(f"serving {kb.settings.index} (version {kb.version}) on http://{host}:{port} "
-        f"(chat: {mounted}; auth: {'bearer token' if config.token else 'none'})")
+        f"(chat: {mounted}; auth: {'bearer token' if config.tokens else 'none'})")
     try:
         uvicorn.run(service, host=host, port=port, access_log=False, log_level="warning",
                     http=protocol_class(config.request_timeout))
     finally:
         if socket is not None:
             socket.close()
+        kb.close()
+
+
+def run_mcp_stdio(kb: KnowledgeBase) -> None:
+    """``kb mcp``: the MCP server on stdin/stdout, with the service's limits, rate limit and audit log."""
+    from serve.mcp_server import run_stdio
+
+    config = ServiceConfig.from_env()
+    runner = KBRunner(kb, workers=config.workers, timeout=config.timeout)
+    try:
+        run_stdio(BotCore(runner, config))
+    finally:
+        runner.close()
         kb.close()

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from kb.errors import ConfigError
+from serve.chatconfig import ChatConfig
 
 MAX_K = 50  # a desk tool never needs more; bounds the work one request can ask for
 
@@ -41,6 +42,7 @@ class ServiceConfig:
     slack_bot_token: str | None = None  # SLACK_BOT_TOKEN
     slack_app_token: str | None = None  # SLACK_APP_TOKEN (socket mode)
     teams_shared_secret: str | None = None  # TEAMS_SHARED_SECRET (base64, as Teams shows it)
+    chat: ChatConfig = field(default_factory=ChatConfig)  # bots and agents: access, limits, audit, Teams agent
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "ServiceConfig":
@@ -56,12 +58,18 @@ class ServiceConfig:
             slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             teams_shared_secret=env.get("TEAMS_SHARED_SECRET") or None,
+            chat=ChatConfig.from_env(env),
         )
 
     @property
     def slack_http(self) -> bool:
         """Mount /slack/events: needs the signing secret (to verify) and the bot token (to reply)."""
         return bool(self.slack_signing_secret and self.slack_bot_token)
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        """Every accepted bearer token by client name (KB_SERVE_TOKEN is "default")."""
+        return {**({"default": self.token} if self.token else {}), **self.chat.tokens}
 
     def __repr__(self) -> str:  # never print secrets in logs or tracebacks
         hidden = {"token", "slack_signing_secret", "slack_bot_token", "slack_app_token", "teams_shared_secret"}

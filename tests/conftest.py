@@ -103,3 +103,23 @@ _hypothesis.register_profile("default", max_examples=40, deadline=timedelta(seco
                              print_blob=True)
 _hypothesis.register_profile("fuzz", max_examples=int(os.environ.get("KB_FUZZ_EXAMPLES", "2000")), deadline=timedelta(seconds=5), print_blob=True)
 _hypothesis.load_profile(os.environ.get("KB_FUZZ_PROFILE", "default"))
+
+
+def real_settings(tmp_path: Path):
+    """Settings for the real default model (integration tests), homed in ``tmp_path``."""
+    from kb import Settings
+
+    return Settings.load(home=tmp_path, model_cache=MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory) -> Path:
+    """The whole sample (nine editions, partial ones included), indexed with the real model once per session."""
+    from kb import KnowledgeBase
+    from kb.config import SAMPLE_DIR
+
+    root = tmp_path_factory.mktemp("sample")
+    settings = real_settings(root).with_(index=root / "index")
+    report = KnowledgeBase.sync([SAMPLE_DIR], settings=settings)
+    assert report.chunks > 300 and all(s.error is None for s in report.sources)
+    return root / "index"

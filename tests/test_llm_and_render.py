@@ -8,6 +8,7 @@ import pytest
 
 from answer.llm import LLMError, parse
 from answer.render import SLACK_TEXT_LIMIT, to_slack, to_teams_card, to_text
+from tests.cards import assert_valid_card
 from kb import KnowledgeBase
 from kb.errors import ConfigError
 from kb.model import Answer, AnswerSentence, Chunk, Hit
@@ -161,15 +162,12 @@ def test_slack_blocks_follow_block_kit_shapes():
 
 def test_teams_card_follows_adaptive_card_shapes():
     card = to_teams_card(sample_answer(note="fallback note"))
-    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4"
+    assert_valid_card(card)  # the Adaptive Cards 1.5 JSON schema (tests/cards.py)
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
-    types = [b["type"] for b in card["body"]]
-    assert set(types) <= {"TextBlock", "FactSet"} and "FactSet" in types
-    for block in card["body"]:
-        if block["type"] == "TextBlock":
-            assert isinstance(block["text"], str) and block["text"]
-        else:
-            assert all(set(f) == {"title", "value"} for f in block["facts"])
+    texts = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
+    assert "在留カードをなくしたら警察へ。 **[1]**" in texts and "fallback note" in texts
+    assert any(t.startswith("**[1]** 1.1.3 第1章 入国 > 1 在留カード > (3) 紛失 · p. 2") for t in texts)
     assert json.loads(json.dumps(card)) == card
     abstained = to_teams_card(sample_answer(abstained=True))
+    assert_valid_card(abstained)
     assert any(b.get("color") == "Warning" for b in abstained["body"])

@@ -8,28 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from kb import KnowledgeBase, Settings
-from kb.config import SAMPLE_DIR
+from kb import KnowledgeBase
 from kb.errors import IndexMismatchError
 from tests import pdfgen
-from tests.conftest import MODEL_CACHE, shared
+from tests.conftest import real_settings, shared
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
-
-
-def real_settings(tmp_path) -> Settings:
-    return Settings.load(home=tmp_path, model_cache=MODEL_CACHE)
-
-
-@pytest.fixture(scope="session")
-def sample_index(tmp_path_factory):
-    """The whole sample (nine editions, partial ones included), indexed with the real model once per session."""
-    root = tmp_path_factory.mktemp("sample")
-    settings = real_settings(root).with_(index=root / "index")
-    report = KnowledgeBase.sync([SAMPLE_DIR], settings=settings)
-    assert report.chunks > 300 and all(s.error is None for s in report.sources)
-    return root / "index"
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from kb import KnowledgeBase
 from serve.app import create_app
 from serve.config import ServiceConfig
-from serve.slack import ThreadMemory, clean, fresh, socket_mode_handler, with_context
+from serve.conversation import BotCore, ConversationMemory, with_context
+from serve.slack import clean, fresh, socket_mode_handler
 
 SIGNING_SECRET = "test-signing-secret"
 ROOT_TS = "1700000000.000100"
@@ -201,9 +202,9 @@ def test_slash_command_posts_an_answer_whose_thread_takes_follow_ups(slack):
     assert post["channel"] == "C1" and "thread_ts" not in post
     assert "<@U1> asked: 在留カードをなくした" in post["blocks"][0]["elements"][0]["text"]
     assert "14日以内" in text_of(post)
-    memory = http.app.state.slack_bot.threads
+    memory = http.app.state.core.memory
     deadline = time.monotonic() + 10
-    while memory.get("C1", "1700000100.000001") is None and time.monotonic() < deadline:
+    while memory.get(("slack", "T1", "C1:1700000100.000001")) is None and time.monotonic() < deadline:
         time.sleep(0.01)  # the answer's ts is remembered once chat.postMessage has returned
     post_event(http, event("message", "手数料は？", "1700000100.000900", thread_ts="1700000100.000001"))
     assert fake.wait_posts(2)[1]["thread_ts"] == "1700000100.000001"
@@ -250,12 +251,13 @@ def test_helpers():
     assert with_context(None, "q", 100) == "q"
     assert with_context("a" * 1000, "q", 2000) == "a" * 400 + "\nq"  # context clipped from the front
     assert with_context("prev", "q" * 1999, 2000) == "q" * 1999  # no room left: the new question alone
-    memory = ThreadMemory(size=2)
-    memory.put("C", "1", "a")
-    memory.put("C", "2", "b")
-    memory.get("C", "1")
-    memory.put("C", "3", "c")  # evicts the least recently used thread "2"
-    assert memory.get("C", "2") is None and memory.get("C", "1") == "a"
+    memory = ConversationMemory(size=2)
+    memory.put(("C", "1"), "a")
+    memory.put(("C", "2"), "b")
+    memory.get(("C", "1"))
+    memory.put(("C", "3"), "c")  # evicts the least recently used thread "2"
+    assert memory.get(("C", "2")) is None and memory.get(("C", "1")) == "a"
+    assert memory.get(("C", "1"), max_age=0) is None  # too old for a chat's follow-up: forgotten
     now = time.time()
     assert fresh(str(int(now)), now) and not fresh(str(int(now) - 301), now) and not fresh("x", now)
     assert not fresh(None, now) and not fresh(str(int(now) + 400), now)
@@ -266,7 +268,8 @@ def test_socket_mode_handler_is_built_without_connecting(index):  # noqa: F811
 
     with KnowledgeBase.open(index) as kb:
         runner = KBRunner(kb, workers=1, timeout=5)
-        handler = socket_mode_handler(runner, ServiceConfig(slack_app_token="xapp-test", slack_bot_token="xoxb-test"))
+        config = ServiceConfig(slack_app_token="xapp-test", slack_bot_token="xoxb-test")
+        handler = socket_mode_handler(BotCore(runner, config), config)
         assert handler.app_token == "xapp-test" and not handler.client.is_connected()
         runner.close()
 
