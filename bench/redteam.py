@@ -54,7 +54,7 @@ class Runner:
     def __init__(self, work: Path, real_model: bool) -> None:
         self.work = work
         self.env = {**os.environ, "KB_HOME": str(work / "home"), "PYTHONPATH": str(ROOT),
-                    "KB_ABSTAIN_BELOW": "0", "KB_MODEL_CACHE": str(Path.home() / ".cache/madoguchi/models")}
+                    "KB_ABSTAIN_BELOW": "0", "KB_UNSURE_BELOW": "0", "KB_MODEL_CACHE": str(Path.home() / ".cache/madoguchi/models")}
         self.prefix = "" if real_model else FAKE
         if not real_model:
             self.env["KB_MODEL"] = "fake"

@@ -28,7 +28,7 @@ def stdio_params(command: list[str], env: dict[str, str]):
 
 
 def fake_env(home) -> dict[str, str]:
-    return {"KB_HOME": str(home), "KB_MODEL": "fake", "KB_ABSTAIN_BELOW": "0", "KB_MODEL_CACHE": os.environ["KB_MODEL_CACHE"]}
+    return {"KB_HOME": str(home), "KB_MODEL": "fake", "KB_ABSTAIN_BELOW": "0", "KB_UNSURE_BELOW": "0", "KB_MODEL_CACHE": os.environ["KB_MODEL_CACHE"]}
 
 
 async def session_report(server) -> dict:
