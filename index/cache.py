@@ -71,7 +71,10 @@ class EmbeddingCache:
 
 def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | None, *,
                      batch: int = 128, progress=None) -> tuple[np.ndarray, int]:
-    """Vectors for ``texts``, embedding only cache misses; returns (vectors, how many were embedded)."""
+    """Vectors for ``texts``, embedding only cache misses; returns (vectors, how many were embedded).
+
+    ``progress`` counts the texts embedded now, out of the cache misses: the same number the sync
+    summary reports (cached texts cost nothing and are not shown as work)."""
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     keys = [text_key(t) for t in texts]
     found = cache.get(embedder.model_id, list(dict.fromkeys(keys)), embedder.dim) if cache is not None else {}
@@ -79,8 +82,6 @@ def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | Non
     for i, k in enumerate(keys):
         if k in found:
             out[i] = found[k]
-    if progress and len(texts) > len(missing):
-        progress("embed", len(texts) - len(missing), len(texts))
     for start in range(0, len(missing), batch):
         rows = missing[start:start + batch]
         vectors = embedder.embed_passages([texts[i] for i in rows])
@@ -88,5 +89,5 @@ def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | Non
         if cache is not None:
             cache.put(embedder.model_id, [keys[i] for i in rows], vectors)
         if progress:
-            progress("embed", len(rows), len(texts))
+            progress("embed", len(rows), len(missing))
     return out, len(missing)
