@@ -101,6 +101,7 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 20.0  # seconds; slower replies fall back to the extractive answer
     reload_every: float = 5.0  # seconds between checks for a newer index version (0: never)
+    ui_lang: str = "auto"  # the terminal's labels: ja, en, or auto (answer.render.i18n.ui_language)
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":
@@ -137,6 +138,8 @@ class Settings:
             raise ConfigError("candidates and top_k must be at least 1")
         if self.rerank_depth < 0:
             raise ConfigError("rerank_depth must be >= 0 (0 turns the re-ranker off)")
+        if self.ui_lang not in ("auto", "ja", "en"):
+            raise ConfigError(f"ui_lang={self.ui_lang!r}: choose ja, en or auto")
 
     def with_(self, **changes: Any) -> "Settings":
         changed = replace(self, **{k: v for k, v in changes.items() if v is not None})

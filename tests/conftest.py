@@ -27,6 +27,9 @@ def isolated_home(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name.startswith("KB_") and name != "KB_TEST_MODEL_CACHE":
             monkeypatch.delenv(name)
+    for name in ("LC_ALL", "LC_MESSAGES"):  # the UI language follows the locale: English unless a test says
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("KB_HOME", str(tmp_path / "kbhome"))
     monkeypatch.setenv("KB_MODEL_CACHE", str(MODEL_CACHE))
     return tmp_path / "kbhome"
@@ -90,3 +93,18 @@ def index(tmp_path, fake_embedder) -> Path:
 
     KnowledgeBase.sync([write_sources(tmp_path / "src", {"ja": JA, "vi": VI})], index=tmp_path / "idx")
     return tmp_path / "idx"
+
+
+DESK_EDITIONS = ("ja", "ja-easy", "en", "vi", "ne", "th")
+
+
+@pytest.fixture(scope="session")
+def fake_sample_index(tmp_path_factory) -> Path:
+    """Six editions of the sample guidebook indexed with the fake embedder (about 6 s, once)."""
+    from kb import KnowledgeBase, Settings
+    from kb.config import SAMPLE_DIR
+
+    root = tmp_path_factory.mktemp("fake-sample")
+    settings = Settings.load(home=root, index=root / "index", model_cache=MODEL_CACHE)
+    KnowledgeBase.sync([SAMPLE_DIR / lang for lang in DESK_EDITIONS], settings=settings, embedder=FakeEmbedder())
+    return root / "index"
