@@ -74,6 +74,10 @@ def test_latin_words_stay_whole_and_long_words_are_cut():
     assert wrap("https://www.moj.go.jp/isa/support/portal/guidebook_all.html", 20)[0] == "https://www.moj.go.j"
 
 
+def test_a_no_break_space_glues_and_prints_as_a_space():
+    assert wrap("届け出ます。\u00a0[1]", 13) == ["届け出ま", "す。 [1]"]
+
+
 def test_newlines_start_lines_and_control_characters_go():
     assert wrap("一行目\n二行目\x07", 40) == ["一行目", "二行目"]
 

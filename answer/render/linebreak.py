@@ -29,7 +29,7 @@ NO_START = frozenset(
 # 行末禁則: opening brackets and quotes.
 NO_END = frozenset("(（[［{｛〔〈《「『【〘〖〝‘“｟«")
 SPACES = frozenset(" \u3000")  # where a line may break (a no-break space, U+00A0, is not one)
-NBSP = "\u00a0"  # glues a citation marker to its sentence
+NBSP = "\u00a0"  # glues a citation marker to its sentence; printed as a plain space
 ELLIPSIS = "…"
 PHRASE_END = frozenset("、。，．！？")  # a phrase ends after these too (easy Japanese puts no space there)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -93,7 +93,7 @@ def _wrap_paragraph(text: str, width: int, phrases: bool) -> list[str]:
         cut = _break(g, start, max(end, start + 1), phrases)
         lines.append("".join(g[start:cut]).rstrip())
         start = cut
-    return lines or [""]
+    return [line.replace(NBSP, " ") for line in lines] or [""]  # a no-break space glues, then reads as a space
 
 
 def _break(g: Sequence[str], start: int, end: int, phrases: bool) -> int:
@@ -121,6 +121,8 @@ def _break(g: Sequence[str], start: int, end: int, phrases: bool) -> int:
 def _opportunity(g: Sequence[str], start: int, p: int) -> str | None:
     """"space", "cjk" or None: whether a line may end before ``g[p]`` (the line began at ``start``)."""
     before, after = g[p - 1], g[p] if p < len(g) else " "
+    if NBSP in (before, after):
+        return None
     if before in SPACES or after in SPACES or before[-1] in PHRASE_END:
         kind = "space"
     elif (_wide(before) or _wide(after)) and not (before.isdigit() and before.isascii()):
