@@ -261,7 +261,7 @@ def show(
     emit(data, json_out, lambda _: _views().section_view(chunks, _ui(ui_lang)))
 
 
-@command()
+@command(short_help="A one-page printable handout for the resident: their edition beside the Japanese.")
 def handout(
     query: str = typer.Argument(..., help="The consultation question, in any language."),
     lang: str = typer.Option(..., "--lang", help="The resident's edition, e.g. vi, en, ne (Japanese where it "
