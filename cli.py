@@ -9,9 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
@@ -30,6 +29,8 @@ IndexOpt = typer.Option(None, "--index", envvar="KB_INDEX", help="Index folder (
                         "built from the sample guidebook on first use).")
 JsonOpt = typer.Option(False, "--json", help="Print the documented JSON schema instead of a table.")
 KOpt = typer.Option(None, "-k", "--top-k", min=1, max=100, help="How many passages (default 5).")
+UiOpt = typer.Option(None, "--ui-lang", help="Labels, notes and errors in ja or en (setting ui_lang, KB_UI_LANG; "
+                     "default: Japanese for a Japanese question or locale).")
 
 
 @app.callback(invoke_without_command=True)
@@ -52,7 +53,7 @@ def command(name: str | None = None, **kw: Any) -> Callable:
             except KBError as exc:
                 if state["debug"]:
                     raise
-                err.print(f"[bold red]error:[/] {escape(printable(str(exc)))}")
+                _error(exc, _ui(kwargs.get("ui_lang")), kwargs.get("query"))
                 raise typer.Exit(1) from None
             except KeyboardInterrupt:
                 err.print("interrupted")
@@ -70,6 +71,24 @@ def command(name: str | None = None, **kw: Any) -> Callable:
     return register
 
 
+def _ui(flag: Optional[str]) -> str:
+    """The ui_lang setting: --ui-lang, else KB_UI_LANG or the config file ("auto" if those are broken)."""
+    from kb import Settings
+
+    try:
+        return Settings.load(ui_lang=flag).ui_lang
+    except KBError:
+        return flag if flag in ("ja", "en") else "auto"
+
+
+def _error(exc: Exception, ui: str, query: Optional[str] = None) -> None:
+    """One line on stderr, in the UI language (Japanese for a Japanese question)."""
+    from answer.render.i18n import error_text, label, ui_language
+
+    lang = ui_language(ui, text=query)
+    err.print(f"[bold red]{label('error', lang)}:[/] {escape(printable(error_text(str(exc), lang)))}")
+
+
 def emit(data: Any, as_json: bool, view: Callable[[Any], Any]) -> None:
     """The documented JSON (``data.to_dict()`` where it has one) or the rich view of ``data``."""
     if as_json:
@@ -79,32 +98,10 @@ def emit(data: Any, as_json: bool, view: Callable[[Any], Any]) -> None:
         out.print(view(data))
 
 
-@contextmanager
-def _progress(enabled: bool = True) -> Iterator[Any]:
-    """A rich progress callback for ``KnowledgeBase`` (stage, advance, total) on stderr."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def _progress(enabled: bool = True) -> Any:
+    from answer.render.progress import progress_bars
 
-    labels = {"load": "Reading sources", "embed": "Embedding passages", "embed sentences": "Embedding sentences",
-              "model": "Loading the embedding model (first use converts it: ~1 min)"}
-    tasks: dict[str, Any] = {}
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn(), console=err)
-
-    def update(stage: str, advance: int, total: int) -> None:
-        if not tasks:
-            bar.start()  # only when there is work to show: opening a built index prints nothing
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
-        bar.update(tasks[stage], advance=advance)
-
-    try:
-        yield update
-    finally:
-        if tasks:
-            bar.stop()
+    return progress_bars(err, enabled)
 
 
 def _open(index: Optional[Path], show_progress: bool) -> Any:
@@ -114,13 +111,24 @@ def _open(index: Optional[Path], show_progress: bool) -> Any:
         return KnowledgeBase.open(index, progress=progress)
 
 
+def _open_for(query: str, index: Optional[Path], show_progress: bool) -> Any:
+    """The knowledge base for ``query``, once the query is known to be acceptable (before any loading)."""
+    from kb import KnowledgeBase
+
+    KnowledgeBase.check_query(query)
+    return _open(index, show_progress)
+
+
 def _views() -> Any:
     from answer.render import terminal
 
     return terminal
 
 
-@command("sync")
+SYNC_SHORT = "Index exactly PATHS (re-embedding only what changed) and publish the new version. Alias: ingest."
+
+
+@command("sync", short_help=SYNC_SHORT)
 def sync(
     paths: List[Path] = typer.Argument(..., help="Files or folders (.pdf, .md, .txt, e-Gov law .html)."),
     index: Optional[Path] = IndexOpt,
@@ -141,7 +149,8 @@ def sync(
     emit(report, json_out, _views().sync_view)
 
 
-app.command("ingest", help="Same as `kb sync` (its former name).")(sync)
+app.command("ingest", short_help="Alias of `kb sync`.",
+            help=(sync.__doc__ or "").replace("Alias: `kb ingest`.", "Alias of `kb sync` (its former name)."))(sync)
 
 
 @command()
@@ -153,13 +162,15 @@ def search(
                                              "(repeatable; default: the question's language and Japanese)."),
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
+    ui_lang: Optional[str] = UiOpt,
 ) -> None:
     """Ranked passages with scores and citations.
 
     Example: [bold]kb search "在留カードをなくしたらどうすればいいですか"[/]
     """
-    kb = _open(index, not json_out)
-    emit(kb.search(query, k, mode=mode, languages=lang or None), json_out, _views().search_view)
+    kb = _open_for(query, index, not json_out)
+    emit(kb.search(query, k, mode=mode, languages=lang or None), json_out,
+         lambda r: _views().search_view(r, _ui(ui_lang)))
 
 
 @command()
@@ -175,6 +186,7 @@ def ask(
                                          "JSON), teams (Adaptive Card 1.5 JSON) or cited (the MCP result)."),
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
+    ui_lang: Optional[str] = UiOpt,
 ) -> None:
     """An answer quoted from the guidebook: every sentence cites a numbered source.
 
@@ -184,56 +196,22 @@ def ask(
 
     if render and render not in RENDERERS:
         raise KBError(f"Unknown --render {render!r}; choose from {sorted(RENDERERS)}")
-    kb = _open(index, not json_out)
+    kb = _open_for(query, index, not json_out)
     answer = kb.ask(query, k, lang=lang, generate=llm)
     if render and not json_out:
         rendered = RENDERERS[render](answer)
         sys.stdout.write((rendered if isinstance(rendered, str) else
                           json.dumps(rendered, ensure_ascii=False, indent=2)) + "\n")
         return
-    emit(answer, json_out, lambda a: _views().answer_view(a, show_passages))
-
-
-SHELL_HELP = ("Type a question and press Enter. Commands: :lang CODE (answer edition, e.g. vi; :lang off), "
-              ":k N (passages), :passages (toggle full passages), :help, :quit")
+    emit(answer, json_out, lambda a: _views().answer_view(a, show_passages, _ui(ui_lang)))
 
 
 @command()
-def shell(index: Optional[Path] = IndexOpt) -> None:
+def shell(index: Optional[Path] = IndexOpt, ui_lang: Optional[str] = UiOpt) -> None:
     """Answer question after question with the model and index loaded once (also: `kb` alone)."""
-    kb = _open(index, True)
-    err.print(f"[bold]Madoguchi[/] — {SHELL_HELP}")
-    lang: Optional[str] = None
-    k: Optional[int] = None
-    passages = False
-    while True:
-        try:
-            line = input("質問> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            err.print("")
-            return
-        if not line:
-            continue
-        if line in (":q", ":quit", ":exit"):
-            return
-        if line == ":help":
-            err.print(SHELL_HELP)
-        elif line.startswith(":lang"):
-            value = line[5:].strip()
-            lang = None if value in ("", "off") else value
-            err.print(f"answer edition: {lang or 'as asked'}")
-        elif line.startswith(":k"):
-            try:
-                k = max(1, min(50, int(line[2:].strip())))
-            except ValueError:
-                err.print("usage: :k N")
-        elif line == ":passages":
-            passages = not passages
-        else:
-            try:
-                out.print(_views().answer_view(kb.ask(line, k, lang=lang), passages))
-            except KBError as exc:
-                err.print(f"[bold red]error:[/] {escape(printable(str(exc)))}")
+    from answer.render.shell import run_shell
+
+    run_shell(_open(index, True), _ui(ui_lang), out, err, on_error=_error)
 
 
 @command()
@@ -242,6 +220,7 @@ def show(
     lang: str = typer.Option("ja", "--lang", help="Edition language: ja, ja-easy, en, vi, zh-Hans, pt, ne, tl, th ..."),
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
+    ui_lang: Optional[str] = UiOpt,
 ) -> None:
     """Print a section of one edition, e.g. to hand the resident the official translation.
 
@@ -254,16 +233,39 @@ def show(
         raise KBError(f"section {section} is not in the {lang} edition (editions here: {languages}; "
                       "`kb editions` lists what each edition lacks)")
     data = {"section": section, "language": lang, "chunks": [c.to_dict() for c in chunks]}
-    emit(data, json_out, lambda _: _views().section_view(chunks))
+    emit(data, json_out, lambda _: _views().section_view(chunks, _ui(ui_lang)))
+
+
+@command(short_help="A one-page printable handout for the resident: their edition beside the Japanese.")
+def handout(
+    query: str = typer.Argument(..., help="The consultation question, in any language."),
+    lang: str = typer.Option(..., "--lang", help="The resident's edition, e.g. vi, en, ne (Japanese where it "
+                             "lacks a section)."),
+    output: Path = typer.Option(Path("handout.html"), "-o", "--output", help="The HTML file to write."),
+    pdf: Optional[Path] = typer.Option(None, "--pdf", help="Also print it to this PDF (needs Chromium)."),
+    k: Optional[int] = KOpt,
+    index: Optional[Path] = IndexOpt,
+    ui_lang: Optional[str] = UiOpt,
+) -> None:
+    """A one-page printable handout for the resident: the answer in their edition beside the Japanese,
+    with citations, the official page (QR code), the date and the sample notice.
+
+    Example: [bold]kb handout "在留カードをなくした" --lang vi -o handout.html --pdf handout.pdf[/]
+    """
+    from answer.render.browser import print_pdf
+
+    kb = _open_for(query, index, True)
+    output.write_text(kb.handout(query, lang, k=k), encoding="utf-8")
+    err.print(f"{escape(str(output))}" + (f", {escape(str(print_pdf(output, pdf)))}" if pdf else ""))
 
 
 @command()
-def editions(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt) -> None:
+def editions(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt, ui_lang: Optional[str] = UiOpt) -> None:
     """Edition languages in the index and the sections each lacks or adds compared with Japanese."""
-    emit(_open(index, not json_out).editions(), json_out, _views().editions_view)
+    emit(_open(index, not json_out).editions(), json_out, lambda e: _views().editions_view(e, _ui(ui_lang)))
 
 
-@command()
+@command(short_help="Download the official guidebook PDFs of the fetch list (allowed hosts, verified).")
 def fetch(
     fetch_list: Optional[Path] = typer.Option(None, "--manifest", "--list", help="TOML list of official edition "
                                               "PDFs (default: data/guidebook/editions.toml)."),
@@ -315,9 +317,10 @@ def diff(
 
 
 @command()
-def status(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt) -> None:
-    """Index location, model, and counts per source and language."""
-    emit(_open(index, not json_out).status(), json_out, _views().status_view)
+def status(index: Optional[Path] = IndexOpt, json_out: bool = JsonOpt, ui_lang: Optional[str] = UiOpt,
+           verbose: bool = typer.Option(False, "--verbose", "-v", help="List every document.")) -> None:
+    """Index location, model, and the documents of each edition (every document with --verbose)."""
+    emit(_open(index, not json_out).status(), json_out, lambda s: _views().status_view(s, verbose, _ui(ui_lang)))
 
 
 @command("eval")
@@ -339,7 +342,7 @@ def eval_(
     emit(report.to_dict(), json_out, lambda r: _views().eval_view(r, str(questions)))
 
 
-@command()
+@command(short_help="Run the HTTP service with the Slack and Teams endpoints (docs/deploy.md).")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; "
                              "put a TLS reverse proxy in front)."),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -73,14 +72,15 @@ class EmbeddingCache:
 def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | None, *,
                      batch: int = 128, progress=None) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``, embedding only cache misses, each distinct text once (a file of one
-    repeated line must not cost one embedding per copy); returns (vectors, how many were embedded)."""
+    repeated line must not cost one embedding per copy); returns (vectors, how many were embedded).
+
+    ``progress`` counts the distinct texts embedded now, out of those the cache lacks: the same
+    number the sync summary reports (cached texts cost nothing and are not shown as work)."""
     keys = [text_key(t) for t in texts]
-    copies = Counter(keys)
     first = {k: i for i, k in reversed(list(enumerate(keys)))}
-    found = cache.get(embedder.model_id, list(copies), embedder.dim) if cache is not None else {}
-    missing = [k for k in copies if k not in found]
-    if progress and len(missing) < len(copies):
-        progress("embed", sum(copies[k] for k in found), len(texts))
+    distinct = list(dict.fromkeys(keys))
+    found = cache.get(embedder.model_id, distinct, embedder.dim) if cache is not None else {}
+    missing = [k for k in distinct if k not in found]
     for start in range(0, len(missing), batch):
         part = missing[start:start + batch]
         vectors = embedder.embed_passages([texts[first[k]] for k in part])
@@ -88,7 +88,7 @@ def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | Non
         if cache is not None:
             cache.put(embedder.model_id, part, vectors)
         if progress:
-            progress("embed", sum(copies[k] for k in part), len(texts))
+            progress("embed", len(part), len(missing))
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     for i, k in enumerate(keys):
         out[i] = found[k]

@@ -22,7 +22,8 @@ CREATE INDEX chunks_source ON chunks(source_id);
 CREATE INDEX chunks_section ON chunks(language, section_id);
 CREATE TABLE sources (
     source_id TEXT PRIMARY KEY, path TEXT NOT NULL, title TEXT NOT NULL, language TEXT NOT NULL,
-    release TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, issues TEXT NOT NULL
+    release TEXT NOT NULL, content_hash TEXT NOT NULL, chunks INTEGER NOT NULL, issues TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
 );
 """
 _COLUMNS = ("chunk_id", "source_id", "title", "language", "release", "text", "section_path",
@@ -40,9 +41,10 @@ def write_store(path: Path, chunks: Sequence[Chunk], documents: Iterable[Documen
             f"INSERT INTO chunks (row, {', '.join(_COLUMNS)}) VALUES (?{', ?' * len(_COLUMNS)})",
             ((row, *_values(c)) for row, c in enumerate(chunks)))
         con.executemany(
-            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((d.source_id, d.path, d.title, d.language, d.release, d.content_hash, chunk_counts.get(d.source_id, 0),
-              json.dumps([i.to_dict() for i in d.issues], ensure_ascii=False)) for d in documents))
+              json.dumps([i.to_dict() for i in d.issues], ensure_ascii=False),
+              json.dumps(d.meta, ensure_ascii=False)) for d in documents))
         con.commit()
     finally:
         con.close()
@@ -114,9 +116,13 @@ class ChunkStore:
         return out
 
     def sources(self) -> list[SourceStatus]:
-        rows = self._query("SELECT source_id, path, title, language, release, content_hash, chunks, issues "
-                           "FROM sources ORDER BY source_id")
-        return [SourceStatus(*r[:7], tuple(PageIssue(**i) for i in json.loads(r[7]))) for r in rows]
+        """Every indexed document, with its front-matter metadata (``sample``, ``notice``)."""
+        columns = {r[1] for r in self._query("PRAGMA table_info(sources)")}
+        meta = "meta" if "meta" in columns else "'{}'"  # versions written before the column existed
+        rows = self._query("SELECT source_id, path, title, language, release, content_hash, chunks, issues, "
+                           f"{meta} FROM sources ORDER BY source_id")
+        return [SourceStatus(*r[:7], tuple(PageIssue(**i) for i in json.loads(r[7])), json.loads(r[8]))
+                for r in rows]
 
 
 def _chunk(values: Sequence) -> Chunk:

@@ -1,7 +1,7 @@
 """Markdown and plain-text sources: headings become the section path.
 
 Markdown may start with TOML front matter between ``+++`` lines (title, language, release (or its former name edition), url,
-sample, notice). ``<!-- page: N -->`` comments set the printed page label of what follows, so a
+sample, notice); without a title, the first heading is the document's title. ``<!-- page: N -->`` comments set the printed page label of what follows, so a
 sample shaped like the printed guidebook cites pages like the real one. A blockquote before the
 first heading is the document's notice: kept in ``meta``, not indexed.
 """
@@ -145,13 +145,18 @@ def _document(path: Path, blocks: list[Block], meta: dict, notice: str, source_i
     return Document(
         source_id=source_id or path.name,
         path=str(path),
-        title=title or str(meta.get("title") or path.stem),
+        title=title or str(meta.get("title") or _first_heading(blocks) or path.stem),
         language=language or str(meta.get("language") or "") or _guess(blocks),
         release=release or str(meta.get("release") or meta.get("edition") or ""),
         blocks=tuple(blocks),
         url=url or meta.get("url"),
         meta=extra,
     )
+
+
+def _first_heading(blocks: list[Block]) -> str | None:
+    """The outermost heading above the first text: a document's title when its front matter has none."""
+    return next((b.section_path[0] for b in blocks if b.section_path), None)
 
 
 def _guess(blocks: list[Block]) -> str:

@@ -129,6 +129,7 @@ class Settings:
     max_line_chars: int = 20000
     max_nesting: int = 100
     fetch_deadline: float = 900.0  # seconds for one whole download (`kb fetch --timeout` is per read)
+    ui_lang: str = "auto"  # the terminal's labels: ja, en, or auto (answer.render.i18n.ui_language)
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":
@@ -174,6 +175,8 @@ class Settings:
         low = sorted(name for name, value in limits.items() if value <= 0)
         if low:
             raise ConfigError(f"{', '.join(low)} must be greater than 0")
+        if self.ui_lang not in ("auto", "ja", "en"):
+            raise ConfigError(f"ui_lang={self.ui_lang!r}: choose ja, en or auto")
 
     def with_(self, **changes: Any) -> "Settings":
         changed = replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -16,7 +16,9 @@ from answer import ask as asking
 from answer.editions import coverage_report
 from answer.evaluate import EvalReport, evaluate, load_questions
 from answer.fusion import get_fusion
-from answer.retrieve import HybridRetriever
+from answer.handout import build_handout
+from answer.render.handout import to_html
+from answer.retrieve import HybridRetriever, check_query
 from index import sync as syncing
 from index.embed import Embedder, load_embedder, model_identity
 from index.layout import IndexLayout
@@ -185,6 +187,18 @@ class KnowledgeBase:
         answer = asking.ask(self._current(), query, k, lang=lang, generate_answer=generate,
                             answer=s.answer, llm=s.llm)
         return self._own(answer)
+
+    @staticmethod
+    def check_query(query: str, settings: Settings | None = None) -> str:
+        """``query`` stripped, or the QueryError a search would raise; loads nothing (the CLI checks
+        before opening the index, so a mistake costs no model load)."""
+        return check_query(query, 1, (settings or Settings.load()).max_query_chars)
+
+    def handout(self, question: str, lang: str, *, k: int | None = None) -> str:
+        """A one-page printable HTML handout for the resident: the answer's sections in ``lang``'s
+        edition beside the Japanese, with citations, the official page (QR code), the date and the
+        sample notice (``answer.handout`` pairs the editions, ``answer.render.handout`` prints)."""
+        return to_html(build_handout(self, question, lang, k=k))
 
     def in_edition(self, hit: Hit, language: str) -> list[Chunk]:
         """``hit``'s section in another edition, its translation first; [] if that edition lacks it.

@@ -4,7 +4,7 @@ Pure data like ``kb.model`` (standard library only); ``to_dict()`` is the ``--js
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kb.model import PageIssue
@@ -114,11 +114,18 @@ class SourceStatus:
     content_hash: str
     chunks: int
     issues: tuple[PageIssue, ...] = ()
+    meta: dict[str, str] = field(default_factory=dict)  # the document's front matter: sample, notice, ...
+
+    @property
+    def sample(self) -> bool:
+        """Whether the document says it is a sample, not the official text (front matter ``sample``)."""
+        return str(self.meta.get("sample", "")).lower() in ("true", "1", "yes")
 
     def to_dict(self) -> dict[str, Any]:
         return {"source_id": self.source_id, "path": self.path, "title": self.title,
                 "language": self.language, "release": self.release, "edition": self.release,
-                "content_hash": self.content_hash, "chunks": self.chunks, "skipped_pages": len(self.issues)}
+                "content_hash": self.content_hash, "chunks": self.chunks, "skipped_pages": len(self.issues),
+                "meta": dict(self.meta)}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ def isolated_home(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name.startswith("KB_") and name != "KB_TEST_MODEL_CACHE":
             monkeypatch.delenv(name)
+    for name in ("LC_ALL", "LC_MESSAGES"):  # the UI language follows the locale: English unless a test says
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("KB_HOME", str(tmp_path / "kbhome"))
     monkeypatch.setenv("KB_MODEL_CACHE", str(MODEL_CACHE))
     return tmp_path / "kbhome"
@@ -122,4 +125,19 @@ def sample_index(tmp_path_factory) -> Path:
     settings = real_settings(root).with_(index=root / "index")
     report = KnowledgeBase.sync([SAMPLE_DIR], settings=settings)
     assert report.chunks > 300 and all(s.error is None for s in report.sources)
+    return root / "index"
+
+
+DESK_EDITIONS = ("ja", "ja-easy", "en", "vi", "ne", "th")
+
+
+@pytest.fixture(scope="session")
+def fake_sample_index(tmp_path_factory) -> Path:
+    """Six editions of the sample guidebook indexed with the fake embedder (about 6 s, once)."""
+    from kb import KnowledgeBase, Settings
+    from kb.config import SAMPLE_DIR
+
+    root = tmp_path_factory.mktemp("fake-sample")
+    settings = Settings.load(home=root, index=root / "index", model_cache=MODEL_CACHE)
+    KnowledgeBase.sync([SAMPLE_DIR / lang for lang in DESK_EDITIONS], settings=settings, embedder=FakeEmbedder())
     return root / "index"
