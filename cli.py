@@ -28,6 +28,8 @@ state = {"debug": False}
 IndexOpt = typer.Option(None, "--index", envvar="KB_INDEX", help="Index folder (default: $KB_HOME/index, "
                         "built from the sample guidebook on first use).")
 JsonOpt = typer.Option(False, "--json", help="Print the documented JSON schema instead of a table.")
+SourceOpt = typer.Option(None, "--source", help="Only documents whose source id starts with this "
+                         "(repeatable), e.g. laws/ for the statutes.")
 KOpt = typer.Option(None, "-k", "--top-k", min=1, max=100, help="How many passages (default 5).")
 UiOpt = typer.Option(None, "--ui-lang", help="Labels, notes and errors in ja or en (setting ui_lang, KB_UI_LANG; "
                      "default: Japanese for a Japanese question or locale).")
@@ -159,7 +161,8 @@ def search(
     k: Optional[int] = KOpt,
     mode: str = typer.Option("hybrid", help="hybrid, dense or keyword."),
     lang: Optional[List[str]] = typer.Option(None, "--lang", help="Search only these editions "
-                                             "(repeatable; default: the question's language and Japanese)."),
+                                             "(repeatable; default: every edition)."),
+    source: Optional[List[str]] = SourceOpt,
     index: Optional[Path] = IndexOpt,
     json_out: bool = JsonOpt,
     ui_lang: Optional[str] = UiOpt,
@@ -169,7 +172,7 @@ def search(
     Example: [bold]kb search "在留カードをなくしたらどうすればいいですか"[/]
     """
     kb = _open_for(query, index, not json_out)
-    emit(kb.search(query, k, mode=mode, languages=lang or None), json_out,
+    emit(kb.search(query, k, mode=mode, languages=lang or None, sources=source or None), json_out,
          lambda r: _views().search_view(r, _ui(ui_lang)))
 
 
@@ -330,6 +333,7 @@ def eval_(
     mode: List[str] = typer.Option(list(("dense", "keyword", "hybrid")), "--mode", help="Modes to compare."),
     abstention: bool = typer.Option(False, "--abstention", help="Also score abstention with `ask`."),
     split: Optional[str] = typer.Option(None, "--split", help="Only the questions of this split (dev, heldout)."),
+    source: Optional[List[str]] = SourceOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Recall@1/5/10, cover@5, MRR@10 and nDCG@10 per mode, question language and style.
@@ -338,7 +342,8 @@ def eval_(
     """
     kb = _open(index, not json_out)
     with _progress(not json_out) as progress:
-        report = kb.evaluate(questions, mode, abstention=abstention, split=split, progress=progress)
+        report = kb.evaluate(questions, mode, abstention=abstention, split=split, sources=source or None,
+                             progress=progress)
     emit(report.to_dict(), json_out, lambda r: _views().eval_view(r, str(questions)))
 
 

@@ -53,7 +53,8 @@ def coverage_report(version: IndexVersion) -> dict[str, dict[str, list[str]]]:
     """Per edition: sections missing compared with Japanese, and sections only that edition has."""
     ids = version.store.section_ids()
     base = ids.get(BASE, set())
-    key = lambda s: [int(p) if p.isdigit() else p for p in s.split(".")]  # noqa: E731
+    key = lambda s: [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in s.split(".")]  # noqa: E731
+    # numbered sections in number order, law articles (第三条) after them
     return {lang: {"sections": sorted(secs, key=key), "missing": sorted(base - secs, key=key),
                    "only_here": sorted(secs - base, key=key)}
             for lang, secs in sorted(ids.items()) if lang != BASE}

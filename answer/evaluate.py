@@ -115,7 +115,7 @@ def groups(q: Question, editions: Iterable[str] = ()) -> list[str]:
 
 
 def evaluate(kb, questions: list[Question], modes: Iterable[str] = MODES, *,
-             abstention: bool = False, progress=None) -> EvalReport:
+             abstention: bool = False, sources: list[str] | None = None, progress=None) -> EvalReport:
     """Score ``kb`` (a KnowledgeBase) on ``questions``; metrics overall ("all") and per group."""
     in_scope = [q for q in questions if q.in_scope]
     report = EvalReport(questions=len(questions))
@@ -123,7 +123,7 @@ def evaluate(kb, questions: list[Question], modes: Iterable[str] = MODES, *,
     for mode in modes:
         per_lang: dict[str, tuple[list, list]] = {}
         for q in in_scope:
-            hits = kb.search(q.question, DEPTH, mode=mode).hits
+            hits = kb.search(q.question, DEPTH, mode=mode, **({"sources": sources} if sources else {})).hits
             ranked = ranked_targets(q, (h.chunk for h in hits))
             for lang in groups(q, editions):
                 lists, golds = per_lang.setdefault(lang, ([], []))

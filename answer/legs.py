@@ -23,6 +23,7 @@ class Query(NamedTuple):
     vector: np.ndarray  # the embedded question, L2-normalised
     language: str = ""  # the question's language (ingest.language)
     memo: dict | None = None  # per-query results the legs share between editions (HybridRetriever.prepare)
+    allowed: np.ndarray | None = None  # rows the search may return (a source filter), None for all
 
 
 class Leg(Protocol):
@@ -38,7 +39,13 @@ class DenseLeg:
         self._vectors = version.vectors
 
     def search(self, query: Query, n: int, rows: RowRange | None) -> Ranked:
-        return Ranked(*self._vectors.search(query.vector, n, rows))
+        if query.allowed is None:
+            return Ranked(*self._vectors.search(query.vector, n, rows))
+        start, end = rows if rows is not None else (0, len(query.allowed))
+        keep = np.flatnonzero(query.allowed[start:end]) + start  # exact over the allowed rows
+        scores = self._vectors.vectors(keep) @ query.vector
+        top = np.argsort(-scores, kind="stable")[:n]
+        return Ranked(keep[top].astype(np.int64), scores[top].astype(np.float32))
 
 
 class KeywordLeg:
@@ -62,13 +69,34 @@ class BigramLeg:
         return Ranked(*self._index.search_tokens([], n, rows, scores))
 
 
+class BridgeLeg:
+    """BM25 of the question's words carried into Japanese lemmas (``answer.bridge``): what finds a
+    Japanese-only statute from an English or Vietnamese question; empty when nothing translates."""
+
+    name = "bridge"
+
+    def __init__(self, version: IndexVersion) -> None:
+        self._version = version
+
+    def search(self, query: Query, n: int, rows: RowRange | None) -> Ranked:
+        from answer.bridge import bridge_scores
+
+        scores = bridge_scores(self._version, query)
+        if scores is None:
+            return Ranked(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+        if query.allowed is not None:
+            scores = scores * query.allowed
+        return Ranked(*self._version.keyword.search_tokens([], n, rows, scores))
+
+
 def full_scores(query: Query, name: str, index: KeywordIndex, tokens: list[str] | None = None) -> np.ndarray:
     """BM25 of every row for this query, computed once per query and leg (each edition slices it)."""
     memo = query.memo if query.memo is not None else {}
     if name not in memo:
-        memo[name] = index.scores(query.tokens if tokens is None else tokens)
+        scores = index.scores(query.tokens if tokens is None else tokens)
+        memo[name] = scores if query.allowed is None else scores * query.allowed
     return memo[name]
 
 
 def legs_of(version: IndexVersion) -> dict[str, Leg]:
-    return {leg.name: leg for leg in (DenseLeg(version), KeywordLeg(version), BigramLeg(version))}
+    return {leg.name: leg for leg in (DenseLeg(version), KeywordLeg(version), BigramLeg(version), BridgeLeg(version))}

@@ -54,16 +54,18 @@ class HybridRetriever:
         self._legs = legs_of(version)
         self._edition_samples: EditionSamples | None = None  # built on the first search over editions
 
-    def prepare(self, text: str) -> Query:
+    def prepare(self, text: str, sources: Sequence[str] | None = None) -> Query:
+        allowed = self.version.rows_from(sources) if sources else None
         return Query(text, self.version.keyword.query_tokens(text), self.embedder.embed_queries([text])[0],
-                     guess_language(text), {})
+                     guess_language(text), {}, allowed)
 
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
-               languages: Sequence[str] | None = None) -> Retrieved:
+               languages: Sequence[str] | None = None, sources: Sequence[str] | None = None) -> Retrieved:
         """Top ``k`` hits; ``mode`` is ``hybrid`` or one leg alone (``dense``/``keyword``);
         ``languages`` limits to those editions (default: every edition). In hybrid mode over
         several editions a hit is a section, scored from all editions (``answer.sections``) and
-        shown in the question's edition where that has it, else in Japanese."""
+        shown in the question's edition where that has it, else in Japanese. ``sources`` limits the
+        hits to documents whose source id starts with one of them (e.g. ``["laws/"]``)."""
         s = self.settings
         k = s.top_k if k is None else k
         text = check_query(query, k, s.max_query_chars)
@@ -72,9 +74,13 @@ class HybridRetriever:
         ranges = self.version.manifest.languages
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        prepared = self.prepare(text)
+        prepared = self.prepare(text, sources)
         timings["embed"] = (time.perf_counter() - started) * 1e3
         editions = editions_for(text, ranges, languages)
+        if prepared.allowed is not None:
+            editions = [e for e in editions if prepared.allowed[slice(*ranges[e])].any()]
+            if not editions:
+                raise QueryError(f"No indexed source id starts with {list(sources or [])}")
         keep = max(s.rerank_depth, k) if mode == "hybrid" else k
         ranked: dict[str | None, list[tuple[int, tuple[float, float | None, float | None]]]] = {}
         leg_scores: dict[str, dict[int, float]] = {name: {} for name in self._legs}
@@ -144,12 +150,13 @@ class HybridRetriever:
     def _run_legs(self, query: Query, mode: str, n: int, rows: tuple[int, int] | None,
                   timings: dict[str, float]) -> dict[str, Ranked]:
         """Each leg's top ``n``, timed per leg: dense and keyword always (a hit shows both scores),
-        the bigram leg in hybrid mode when it is fused or re-ranked."""
+        in hybrid mode the bigram leg when it is fused or re-ranked and the bridge when it is fused."""
         s = self.settings
-        bigram = mode == "hybrid" and (s.weights["bigram"] > 0 or s.rerank_depth > 0)
+        wanted = {"bigram": mode == "hybrid" and (s.weights["bigram"] > 0 or s.rerank_depth > 0),
+                  "bridge": mode == "hybrid" and s.weights["bridge"] > 0}
         out = {}
         for name, leg in self._legs.items():
-            if name == "bigram" and not bigram:
+            if not wanted.get(name, True):
                 continue
             t0 = time.perf_counter()
             out[name] = leg.search(query, n, rows)

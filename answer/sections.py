@@ -116,7 +116,9 @@ def score_sections(version: IndexVersion, samples: EditionSamples, query: Query,
         per = []  # (edition, z dense, z sentence, z bm25, coverage, rerank, rerank z, bridge z)
         best: dict[str, int] = {}
         for e, rows in sections.rows[key].items():
-            if e not in ranked:
+            if query.allowed is not None:
+                rows = rows[query.allowed[rows]]
+            if e not in ranked or not len(rows):
                 continue
             md, sdd, ms, sds, mb, sdb, mr, sdr, floor = stats[e]
             dense = version.vectors.vectors(rows) @ query.vector

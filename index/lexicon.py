@@ -76,7 +76,8 @@ def induce(pairs: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, float]
         words.update(w)
         lemmas.update(j)
         both.update((x, y) for x in w for y in j)
-    common = {y for y, n in lemmas.items() if n > COMMON * len(pairs)}
+    # With few pairs a share says nothing about a word; with many, the commonest lemmas are 為る, 有る
+    common = {y for y, n in lemmas.items() if n > COMMON * len(pairs)} if len(pairs) >= 50 else set()
     found: dict[str, list[tuple[str, float]]] = {}
     for (x, y), n in both.items():
         if n < MIN_PAIRS or y in common or x == y:

@@ -65,6 +65,11 @@ class IndexVersion:
         """Which rows of which edition are evidence for which section (read once per version)."""
         return SectionMap.of(self.store.row_sections())
 
+    def rows_from(self, prefixes: Sequence[str]) -> np.ndarray:
+        """A mask of the rows whose source id starts with one of ``prefixes`` (e.g. "laws/")."""
+        sources = np.array([s for _, _, s, _, _ in self.store.row_sections()], dtype=object)
+        return np.array([any(str(s).startswith(p) for p in prefixes) for s in sources], dtype=bool)
+
     @cached_property
     def section_ids(self) -> dict[str, frozenset[str]]:
         """Every edition and the section ids it has (read once: a published version never changes)."""

@@ -100,6 +100,7 @@ class Settings:
     keyword_weight: float = 0.5  # BM25 over dictionary forms (+ kana readings)
     dense_weight: float = 0.5
     bigram_weight: float = 0.0  # BM25 over CJK character bigrams: a third leg (0 = off)
+    bridge_weight: float = 0.5  # BM25 of the question translated into Japanese lemmas (answer/bridge.py; 0 = off)
     rrf_k: int = 60
     candidates: int = 100  # per leg, before fusion
     rerank_depth: int = 20  # fused candidates the learned re-ranker orders (answer/rerank.py; 0 = off)
@@ -199,7 +200,8 @@ class Settings:
 
     @property
     def retrieval(self) -> RetrievalSettings:
-        weights = {"dense": self.dense_weight, "keyword": self.keyword_weight, "bigram": self.bigram_weight}
+        weights = {"dense": self.dense_weight, "keyword": self.keyword_weight, "bigram": self.bigram_weight,
+                   "bridge": self.bridge_weight}
         return RetrievalSettings(self.fusion, weights, self.rrf_k, self.candidates, self.rerank_depth,
                                  self.top_k, self.max_query_chars)
 

@@ -166,12 +166,13 @@ class KnowledgeBase:
         return self._retriever
 
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid",
-               languages: Sequence[str] | None = None) -> SearchResult:
+               languages: Sequence[str] | None = None, sources: Sequence[str] | None = None) -> SearchResult:
         """Ranked hits for ``query`` (hybrid by default; ``mode="dense"``/``"keyword"`` for one leg).
 
         By default the query's own language edition and the Japanese original are searched
-        separately and merged; ``languages=["vi"]`` limits the search to given editions."""
-        result = self._current().search(query, k, mode=mode, languages=languages).result
+        separately and merged; ``languages=["vi"]`` limits the search to given editions,
+        ``sources=["laws/"]`` to documents whose source id starts so."""
+        result = self._current().search(query, k, mode=mode, languages=languages, sources=sources).result
         return self._own(result)
 
     def ask(self, query: str, k: int | None = None, *, lang: str | None = None,
@@ -233,11 +234,11 @@ class KnowledgeBase:
                       self.settings.rerank_depth, languages, sources)
 
     def evaluate(self, questions: str | Path, modes: Sequence[str] = ("dense", "keyword", "hybrid"), *,
-                 abstention: bool = False, split: str | None = None,
+                 abstention: bool = False, split: str | None = None, sources: Sequence[str] | None = None,
                  progress: Progress | None = None) -> EvalReport:
         """Retrieval (and abstention) quality on a labelled question file (``answer.evaluate``)."""
         return evaluate(self, load_questions(Path(questions), split), modes, abstention=abstention,
-                        progress=progress)
+                        sources=sources, progress=progress)
 
     def live_version(self) -> str | None:
         """The version published on disk now (the one served may lag by up to ``reload_every``)."""

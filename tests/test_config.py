@@ -60,7 +60,7 @@ def test_precedence_defaults_file_environment_arguments(isolated_home, monkeypat
 def test_each_stage_reads_its_own_typed_slice(isolated_home):
     s = Settings.load(chunk_size=300, dense_weight=0.7, abstain_below=0.2, llm_timeout=5)
     assert (s.chunking.size, s.chunking.overlap) == (300, 80)
-    assert s.retrieval.weights == {"dense": 0.7, "keyword": 0.5, "bigram": 0.0}
+    assert s.retrieval.weights == {"dense": 0.7, "keyword": 0.5, "bigram": 0.0, "bridge": 0.5}
     assert s.answer.abstain_below == 0.2 and s.llm.timeout == 5.0
     assert s.embedding.model_cache == s.model_cache
 

@@ -86,3 +86,17 @@ def test_stitch_cuts_overlap_and_keeps_offsets():
     joined = stitch([b, a])
     assert "".join(c.text for c in joined) == text
     assert all(text[c.char_start:c.char_end] == c.text for c in joined)
+
+
+def test_coverage_report_sorts_numbered_sections_and_law_articles_together():
+    from answer.editions import coverage_report
+
+    class Store:
+        def section_ids(self):
+            return {"ja": {"1.10", "1.2", "第三条", "2"}, "vi": {"1.2"}}
+
+    class Version:
+        store = Store()
+
+    report = coverage_report(Version())
+    assert report["vi"]["missing"] == ["1.10", "2", "第三条"]

@@ -171,3 +171,14 @@ def test_an_answer_in_portuguese_fills_the_missing_section_from_japanese(sample_
         [n] = sentence["citations"]
         assert sentence["text"] in data["sources"][n - 1]["text"]
     assert {b["section_id"] for b in data["blocks"]} <= {sid for sid, _ in cited}
+
+
+def test_the_lexicon_from_the_sample_carries_words_into_japanese(sample_kb):
+    from answer.bridge import translate
+
+    version = sample_kb._retriever.version
+    assert {"vi", "en", "pt", "ja-easy"} <= set(version.lexicon)
+    pension = translate(version, sample_kb._retriever.prepare("How do I join the national pension?"))
+    assert "年金" in pension, pension
+    tax = translate(version, sample_kb._retriever.prepare("Tôi phải đóng thuế ở đâu?"))
+    assert any("税" in lemma for lemma in tax), tax

@@ -219,3 +219,30 @@ def test_an_index_of_an_older_format_is_refused_then_rebuilt_in_place(src, tmp_p
         assert kb.status().model == fake_embedder.model_id and kb.search("第1章", k=1).hits
     assert json.loads((IndexLayout(tmp_path / "idx").current() / "manifest.json").read_text())["model"] == "kept-model"
     register_model("kept-model", None)
+
+
+def test_the_lexicon_is_learned_from_mutually_best_sentence_pairs():
+    """index.lexicon on hand-made sentence vectors: a sentence and its translation are each other's
+    nearest; words seen together in two pairs point to each other's lemmas."""
+    import numpy as np
+
+    from index.lexicon import induce, sentence_pairs
+    from kb.model import Chunk
+
+    ja = ["在留カードを警察に届けます。", "年金に加入します。", "在留カードを返します。"]
+    vi = ["Báo cảnh sát về thẻ cư trú.", "Tham gia lương hưu.", "Trả lại thẻ cư trú."]
+    chunks, spans, offsets, vectors = [], [], [0], []
+    for lang, texts in (("ja", ja), ("vi", vi)):
+        for i, text in enumerate(texts):
+            chunks.append(Chunk(f"{lang}{i}", f"{lang}/01.md", "t", lang, "r", text, ("s",), "1.1", char_start=100 * i,
+                                char_end=100 * i + len(text)))
+            spans.append((0, len(text)))
+            offsets.append(len(spans))
+            vectors.append(np.eye(3, dtype=np.float32)[i])
+    pairs = sentence_pairs(chunks, np.array(spans), np.array(offsets), np.array(vectors))
+    assert sorted(pairs["vi"], key=lambda p: p[0]) == sorted(zip(vi, ja), key=lambda p: p[0])
+    found = induce(pairs["vi"])
+    assert {"在留", "カード"} <= {lemma for lemma, _ in found["thẻ"]}
+    assert "cảnh" not in found  # seen in one pair only
+
+
