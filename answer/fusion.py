@@ -33,11 +33,13 @@ def minmax(scores: np.ndarray) -> np.ndarray:
 
 
 def weighted(legs: Mapping[str, Ranked], weights: Mapping[str, float], rrf_k: int = 60) -> Fused:
-    total: dict[int, float] = {}
-    for name, (rows, scores) in legs.items():
-        for row, s in zip(rows.tolist(), minmax(scores).tolist()):
-            total[row] = total.get(row, 0.0) + weights.get(name, 1.0) * s
-    return sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))
+    parts = [(rows, weights.get(name, 1.0) * minmax(scores)) for name, (rows, scores) in legs.items() if len(rows)]
+    if not parts:
+        return []
+    rows, inverse = np.unique(np.concatenate([r for r, _ in parts]), return_inverse=True)
+    total = np.bincount(inverse, weights=np.concatenate([s for _, s in parts]), minlength=len(rows))
+    order = np.lexsort((rows, -total))  # best first, ties by row
+    return list(zip(rows[order].tolist(), total[order].tolist()))
 
 
 def rrf(legs: Mapping[str, Ranked], weights: Mapping[str, float], rrf_k: int = 60) -> Fused:

@@ -98,5 +98,28 @@ def full_scores(query: Query, name: str, index: KeywordIndex, tokens: list[str] 
     return memo[name]
 
 
+def sentence_cosines(query: Query, version: IndexVersion, rows: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """Each row's best sentence cosine to the question (``default`` where a row has none), each row
+    computed once per query however many editions and stages ask for it."""
+    rows = np.asarray(rows, dtype=np.int64)
+    memo = query.memo
+    if memo is None:
+        return version.sentences.best_cosine(rows, query.vector, default)
+    known = memo.setdefault("sentence", np.full(version.manifest.chunks, np.nan, dtype=np.float32))
+    todo = np.unique(rows[np.isnan(known[rows])])
+    if len(todo):
+        known[todo] = version.sentences.best_cosine(todo, query.vector, np.full(len(todo), -np.inf, dtype=np.float32))
+    found = known[rows]
+    return np.where(np.isneginf(found), np.asarray(default, dtype=np.float32), found)
+
+
+def coverage(query: Query, version: IndexVersion, rows: np.ndarray) -> np.ndarray:
+    """The idf-weighted share of the question's keywords each row contains (computed once per query)."""
+    memo = query.memo if query.memo is not None else {}
+    if "coverage" not in memo:
+        memo["coverage"] = version.keyword.coverage_of_every_row(query.tokens)
+    return version.keyword.coverage(query.tokens, rows, memo["coverage"])
+
+
 def legs_of(version: IndexVersion) -> dict[str, Leg]:
     return {leg.name: leg for leg in (DenseLeg(version), KeywordLeg(version), BigramLeg(version), BridgeLeg(version))}

@@ -10,7 +10,8 @@ from answer.bridge import bridge_scores
 from answer.editions import editions_for
 from ingest.language import guess_language
 from answer.fusion import Ranked, get_fusion
-from answer.legs import Query, full_scores, legs_of
+from answer.legs import Query, full_scores, legs_of, sentence_cosines
+from answer.legs import coverage as keyword_coverage
 from answer.rerank import feature_matrix, rerank
 from answer.sections import BASE, WEIGHTS, Candidates, EditionSamples, Scored, score_sections
 from index.embed import Embedder
@@ -184,8 +185,8 @@ class HybridRetriever:
 
     def _rerank(self, rows: list[int], legs: dict[str, Ranked], query: Query) -> list[tuple[int, float]]:
         dense = self.version.vectors.vectors(rows) @ query.vector if rows else np.zeros(0)
-        sentence = self.version.sentences.best_cosine(rows, query.vector, default=dense)
-        coverage = self.version.keyword.coverage(query.tokens, rows)
+        sentence = sentence_cosines(query, self.version, np.asarray(rows, dtype=np.int64), dense)
+        coverage = keyword_coverage(query, self.version, np.asarray(rows, dtype=np.int64))
         return rerank(rows, feature_matrix(rows, legs, dense, sentence, coverage))
 
     def sentence_vectors(self, spans: Sequence[tuple[Chunk, int, int]]) -> np.ndarray:

@@ -29,7 +29,7 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from answer.legs import Query
+from answer.legs import Query, coverage, sentence_cosines
 from index.version import IndexVersion
 
 FEATURES = ("rerank_own", "rerank_z", "dense_mean", "dense_max", "sentence_mean", "sentence_max",
@@ -83,73 +83,87 @@ class EditionSamples:
         return float(d.mean()), float(d.std()) or 1.0, float(s.mean()), float(s.std()) or 1.0
 
 
-def _z(values: np.ndarray, mean: float, sd: float) -> np.ndarray:
-    return (values - mean) / (sd if sd > 1e-9 else 1.0)
-
-
 def score_sections(version: IndexVersion, samples: EditionSamples, query: Query,
                    ranked: Mapping[str, Candidates], bm25: np.ndarray, bridge: np.ndarray | None,
                    weights: np.ndarray = WEIGHTS) -> Scored:
     """Every section a searched edition put among its candidates, scored from all the searched
     editions that have it. ``bm25`` is the lemma BM25 of every row for this question; ``bridge``
-    the translated-keyword BM25 (None when the question needs none)."""
+    the translated-keyword BM25 (None when the question needs none). Vectorised over all the
+    (section, edition, row) triples at once: a question has a few hundred of them."""
     sections = version.sections
     ranges = version.manifest.languages
-    own = query.language if query.language in ranked else None
-    stats = {}
-    for e in ranked:
-        a, b = ranges[e]
-        part = bm25[a:b]
-        cand = np.asarray(ranked[e].scores, dtype=np.float64)
-        stats[e] = (*samples.moments(e, query.vector), float(part.mean()), float(part.std()) or 1.0,
-                    float(cand.mean()) if len(cand) else 0.0, float(cand.std()) if len(cand) > 1 else 1.0,
-                    float(cand.min()) if len(cand) else 0.0)
-    if bridge is not None and BASE in ranges:
-        a, b = ranges[BASE]
-        bridge_mean, bridge_sd = float(bridge[a:b].mean()), float(bridge[a:b].std()) or 1.0
-    score_of = {e: dict(zip(c.rows, c.scores)) for e, c in ranked.items()}
-    tops = {e: _top_keys(c.rows, sections.key_of_row) for e, c in ranked.items()}
+    editions = list(ranked)
+    own = editions.index(query.language) if query.language in ranked else -1
+    base = editions.index(BASE) if BASE in ranked else -1
     keys = list(dict.fromkeys(sections.key_of_row[r] for c in ranked.values() for r in c.rows))
-    features = np.zeros((len(keys), len(FEATURES)), dtype=np.float64)
-    best_rows: list[dict[str, int]] = []
+    tops = {e: _top_keys(c.rows, sections.key_of_row) for e, c in ranked.items()}
+    # The triples, grouped by section then edition: which pair (section, edition) each row is of.
+    rows, pair_edition, pair_key, pair_top, starts = [], [], [], [], []
     for i, key in enumerate(keys):
-        per = []  # (edition, z dense, z sentence, z bm25, coverage, rerank, rerank z, bridge z)
-        best: dict[str, int] = {}
-        for e, rows in sections.rows[key].items():
-            if query.allowed is not None:
-                rows = rows[query.allowed[rows]]
-            if e not in ranked or not len(rows):
+        for e, found in sections.rows[key].items():
+            if e not in ranked:
                 continue
-            md, sdd, ms, sds, mb, sdb, mr, sdr, floor = stats[e]
-            dense = version.vectors.vectors(rows) @ query.vector
-            zd = _z(dense, md, sdd)
-            zs = _z(version.sentences.best_cosine(rows, query.vector, dense), ms, sds)
-            j = int(np.argmax(zd + zs))
-            best[e] = int(rows[j])
-            rr = max((score_of[e].get(int(r), floor) for r in rows), default=floor)
-            zb = _z(bm25[rows], mb, sdb).max()
-            cov = float(version.keyword.coverage(query.tokens, rows).max()) if query.tokens else 0.0
-            br = float(_z(bridge[rows], bridge_mean, bridge_sd).max()) if bridge is not None and e == BASE else 0.0
-            per.append((e, float(zd.max()), float(zs.max()), float(zb), cov, rr, _z(np.array(rr), mr, sdr), br))
-        best_rows.append(best)
-        if not per:
-            continue
-        zd_all = [p[1] for p in per]
-        zs_all = [p[2] for p in per]
-        mine = next((p for p in per if p[0] == own), None)
-        base = next((p for p in per if p[0] == BASE), None)
-        features[i] = (
-            mine[5] / 100.0 if mine else 0.0,
-            max(float(p[6]) for p in per),
-            sum(zd_all) / len(per), max(zd_all),
-            sum(zs_all) / len(per), max(zs_all),
-            max(p[3] for p in per), mine[3] if mine else 0.0,
-            max(p[4] for p in per),
-            base[2] if base else 0.0,
-            sum(1 for p in per if key in tops[p[0]]) / len(per),
-            1.0 if mine else 0.0,
-            max(p[7] for p in per),
-        )
+            if query.allowed is not None:
+                found = found[query.allowed[found]]
+            if len(found):
+                starts.append(len(rows))
+                rows.extend(found.tolist())
+                pair_edition.append(editions.index(e))
+                pair_key.append(i)
+                pair_top.append(key in tops[e])
+    rows_a = np.asarray(rows, dtype=np.int64)
+    pair_e = np.asarray(pair_edition, dtype=np.int64)
+    pair_k = np.asarray(pair_key, dtype=np.int64)
+    starts_a = np.asarray(starts, dtype=np.int64)
+    row_pair = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts_a, len(rows)]))
+    row_e = pair_e[row_pair]
+    # Per edition: the question's cosine moments, BM25 moments, re-ranker moments and floor.
+    m = np.zeros((len(editions), 9))
+    for j, e in enumerate(editions):
+        a, b = ranges[e]
+        cand = np.asarray(ranked[e].scores, dtype=np.float64)
+        m[j] = (*samples.moments(e, query.vector), float(bm25[a:b].mean()), float(bm25[a:b].std()) or 1.0,
+                float(cand.mean()) if len(cand) else 0.0, float(cand.std()) if len(cand) > 1 else 1.0,
+                float(cand.min()) if len(cand) else 0.0)
+    sd = lambda col: np.where(m[:, col] > 1e-9, m[:, col], 1.0)  # noqa: E731
+    dense = version.vectors.vectors(rows_a) @ query.vector
+    zd = (dense - m[row_e, 0]) / sd(1)[row_e]
+    zs = (sentence_cosines(query, version, rows_a, dense) - m[row_e, 2]) / sd(3)[row_e]
+    zb = (bm25[rows_a] - m[row_e, 4]) / sd(5)[row_e]
+    cov = coverage(query, version, rows_a) if query.tokens and len(rows_a) else np.zeros(len(rows_a))
+    score_of = [dict(zip(ranked[e].rows, ranked[e].scores)) for e in editions]
+    rr = np.array([score_of[e].get(r, m[e, 8]) for r, e in zip(rows, row_e.tolist())], dtype=np.float64)
+    zbr = np.zeros(len(rows_a))
+    if bridge is not None and base >= 0:
+        a, b = ranges[BASE]
+        on_base = row_e == base
+        zbr[on_base] = (bridge[rows_a[on_base]] - float(bridge[a:b].mean())) / (float(bridge[a:b].std()) or 1.0)
+    if not len(rows_a):
+        return Scored([], np.zeros(0), np.zeros((0, len(FEATURES))), [])
+    per = {name: np.maximum.reduceat(values, starts_a) for name, values in
+           (("zd", zd), ("zs", zs), ("zb", zb), ("cov", cov), ("rr", rr), ("br", zbr))}
+    per["zr"] = (per["rr"] - m[pair_e, 6]) / sd(7)[pair_e]
+    # The row that best shows each pair: the first with the pair's highest zd + zs.
+    both = zd + zs
+    best_of_pair = np.flatnonzero(both == np.maximum.reduceat(both, starts_a)[row_pair])
+    _, first = np.unique(row_pair[best_of_pair], return_index=True)
+    best_row = rows_a[best_of_pair[first]]
+    # Per section, over its pairs (contiguous): means, maxima, its own edition's and the base's.
+    key_starts = np.flatnonzero(np.r_[True, pair_k[1:] != pair_k[:-1]])
+    counts = np.diff(np.r_[key_starts, len(pair_k)])
+    at = lambda values: np.add.reduceat(values, key_starts)  # noqa: E731
+    top = lambda values: np.maximum.reduceat(values, key_starts)  # noqa: E731
+    is_own = (pair_e == own).astype(np.float64)
+    is_base = (pair_e == base).astype(np.float64)
+    present = pair_k[key_starts]
+    features = np.zeros((len(keys), len(FEATURES)), dtype=np.float64)
+    features[present] = np.column_stack([
+        at(per["rr"] * is_own) / 100.0, top(per["zr"]), at(per["zd"]) / counts, top(per["zd"]),
+        at(per["zs"]) / counts, top(per["zs"]), top(per["zb"]), at(per["zb"] * is_own), top(per["cov"]),
+        at(per["zs"] * is_base), at(np.asarray(pair_top, dtype=np.float64)) / counts, at(is_own), top(per["br"])])
+    best_rows: list[dict[str, int]] = [{} for _ in keys]
+    for k, e, r in zip(pair_k.tolist(), pair_e.tolist(), best_row.tolist()):
+        best_rows[k][editions[e]] = r
     scores = features @ weights
     order = np.argsort(-scores, kind="stable")
     return Scored([keys[i] for i in order], scores[order], features[order], [best_rows[i] for i in order])

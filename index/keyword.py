@@ -139,21 +139,27 @@ class KeywordIndex:
         total = sum(weights)
         return sum(w for t, w in zip(tokens, weights) if t in present) / total if total else 0.0
 
-    def coverage(self, tokens: list[str], rows: Sequence[int]) -> np.ndarray:
+    def coverage(self, tokens: list[str], rows: Sequence[int], every: np.ndarray | None = None) -> np.ndarray:
         """For each row, the idf-weighted share of ``tokens`` it contains (0..1), read from the
-        index's postings; a token the index lacks counts against every row (see ``idf``)."""
+        index's postings; a token the index lacks counts against every row (see ``idf``).
+        ``every`` is ``coverage_of_every_row(tokens)`` when the caller has it already."""
+        if every is None:
+            every = self.coverage_of_every_row(tokens)
+        return every[np.asarray(rows, dtype=np.int64)] if len(rows) else np.zeros(0)
+
+    def coverage_of_every_row(self, tokens: Sequence[str]) -> np.ndarray:
+        """``coverage`` of all rows at once: one pass over each token's postings."""
         tokens = list(dict.fromkeys(tokens))
-        out = np.zeros(len(rows), dtype=np.float64)
-        if not tokens or not len(rows):
+        out = np.zeros(self.size, dtype=np.float64)
+        if not tokens:
             return out
         weights = self.idf(tokens)
         indptr, indices = self._retriever.scores["indptr"], self._retriever.scores["indices"]
         vocab = self._retriever.vocab_dict
-        wanted = np.asarray(rows, dtype=np.int64)
         for token, weight in zip(tokens, weights):
             t = vocab.get(token)
             if t is not None:
-                out += weight * np.isin(wanted, indices[indptr[t]:indptr[t + 1]])
+                out[indices[indptr[t]:indptr[t + 1]]] += weight  # a row is listed once per token
         return out / sum(weights)
 
     def scores(self, tokens: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
