@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from answer import support  # noqa: E402
 from answer.evaluate import load_questions  # noqa: E402
-from bench.common import ROOT, machine  # noqa: E402
+from bench.common import ROOT, fit_logistic as fit, machine  # noqa: E402
 from kb import KnowledgeBase  # noqa: E402
 
 TRAIN = [(ROOT / "eval" / "consultations.jsonl", "dev"), (ROOT / "eval" / "guidebook_questions.jsonl", None)]
@@ -40,22 +40,6 @@ def examples(kb: KnowledgeBase, path: Path, split: str | None) -> tuple[np.ndarr
         xs.append(support.features(found.sections))
         ys.append(1.0 if q.in_scope else 0.0)
     return np.array(vs), np.array(xs), np.array(ys)
-
-
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.05) -> tuple[np.ndarray, float]:
-    from scipy.optimize import minimize
-
-    mu, sd = x.mean(0), x.std(0) + 1e-9
-    z = (x - mu) / sd
-
-    def loss(w):
-        p = 1 / (1 + np.exp(-(z @ w[:-1] + w[-1])))
-        value = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)) + l2 * w[:-1] @ w[:-1]
-        return value, np.r_[z.T @ (p - y) / len(y) + 2 * l2 * w[:-1], np.mean(p - y)]
-
-    w = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
-    raw = w[:-1] / sd
-    return raw, float(w[-1] - mu @ raw)
 
 
 def prob(x: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
@@ -120,7 +104,7 @@ def main() -> None:
     checks = {str(p): examples(kb, p, None) for p in args.check}
     lo, hi = kb.settings.abstain_below, kb.settings.unsure_below
     scope_w, scope_b = fit(v, y, args.l2)
-    rank_w, rank_b = fit(x, y)
+    rank_w, rank_b = fit(x, y, 0.05)
     results = {"scope model, training, 5-fold CV": report_for(cross_validated(v, y, args.l2), y, lo, hi),
                "ranking features, training, 5-fold CV": report_for(cross_validated(x, y, 0.05), y, lo, hi)}
     for path, (cv, cx, cy) in checks.items():

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from answer.ask import section_passage  # noqa: E402
 from answer.extract import FEATURES, WEIGHTS, sentence_features  # noqa: E402
-from bench.common import ROOT, machine  # noqa: E402
+from bench.common import ROOT, fit_logistic, machine  # noqa: E402
 from kb import KnowledgeBase  # noqa: E402
 from kb.model import Hit  # noqa: E402
 
@@ -49,20 +49,8 @@ def training_sentences(kb: KnowledgeBase, rows: list[dict]) -> tuple[np.ndarray,
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.01) -> np.ndarray:
     """Logistic regression weights in raw feature units, the bias last."""
-    from scipy.optimize import minimize
-
-    mu, sd = x.mean(0), x.std(0) + 1e-9
-    z = (x - mu) / sd
-
-    def loss(w):
-        p = 1 / (1 + np.exp(-(z @ w[:-1] + w[-1])))
-        value = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)) + l2 * w[:-1] @ w[:-1]
-        grad = np.r_[z.T @ (p - y) / len(y) + 2 * l2 * w[:-1], np.mean(p - y)]
-        return value, grad
-
-    w = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
-    raw = w[:-1] / sd
-    return np.r_[raw, w[-1] - mu @ raw]
+    weights, bias = fit_logistic(x, y, l2)
+    return np.r_[weights, bias]
 
 
 def recall(kb: KnowledgeBase, rows: list[dict]) -> dict[str, dict[str, float]]:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from answer.fusion import weighted  # noqa: E402
 from answer.rerank import FEATURES, WEIGHTS, feature_matrix  # noqa: E402
-from bench.common import SHARED, load_squad, machine  # noqa: E402
+from bench.common import SHARED, fit_softmax, load_squad, machine  # noqa: E402
 from bench.squad_retrieval import SETS, build_chunks, cached_embeddings, make_embedder  # noqa: E402
 from index.version import indexed_text  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
@@ -70,26 +70,13 @@ def gold_position(owners: list[int], gold: int) -> int:
 
 
 def fit(data, l2: float = 1e-2) -> np.ndarray:
-    """Conditional-logit weights in raw feature units (standardised while fitting)."""
-    from scipy.optimize import minimize
-
-    usable = [(x, g) for x, g in ((x, gold_position(o, g)) for o, x, g in data) if g >= 0]
-    stacked = np.concatenate([x for x, _ in usable])
-    mu, sd = stacked.mean(0), stacked.std(0) + 1e-9
-    groups = [((x - mu) / sd, g) for x, g in usable]
-
-    def loss(w):
-        total, grad = l2 * w @ w, 2 * l2 * w
-        for x, g in groups:
-            s = x @ w
-            p = np.exp(s - s.max())
-            p /= p.sum()
-            total -= np.log(p[g] + 1e-12)
-            grad -= x[g] - p @ x
-        return total / len(groups), grad / len(groups)
-
-    w = minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B").x
-    return w / sd
+    """Conditional-logit weights in raw feature units: the gold paragraph's first candidate is the label."""
+    groups = []
+    for owners, x, gold in data:
+        position = gold_position(owners, gold)
+        if position >= 0:
+            groups.append((x, np.arange(len(x)) == position))
+    return fit_softmax(groups, l2)
 
 
 def evaluate(data, weights: np.ndarray | None) -> dict[str, float]:

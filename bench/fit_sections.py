@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from answer.evaluate import Question, load_questions, matches  # noqa: E402
 from answer.metrics import summarize  # noqa: E402
 from answer.sections import FEATURES, WEIGHTS  # noqa: E402
-from bench.common import ROOT, machine  # noqa: E402
+from bench.common import ROOT, fit_softmax, machine  # noqa: E402
 from kb import KnowledgeBase  # noqa: E402
 from kb.model import Chunk  # noqa: E402
 
@@ -56,26 +56,7 @@ def examples(kb: KnowledgeBase, questions: list[Question]) -> list[tuple[Questio
 
 def fit(data, l2: float = 0.05) -> np.ndarray:
     """Weights in raw feature units (standardised while fitting)."""
-    from scipy.optimize import minimize
-
-    usable = [(x, g) for _, _, x, g in data if g.any()]
-    stacked = np.concatenate([x for x, _ in usable])
-    mu, sd = stacked.mean(0), stacked.std(0) + 1e-9
-    groups = [((x - mu) / sd, g) for x, g in usable]
-
-    def loss(w):
-        total, grad = l2 * w @ w, 2 * l2 * w
-        for x, g in groups:
-            s = x @ w
-            p = np.exp(s - s.max())
-            p /= p.sum()
-            pg = p[g].sum()
-            total -= np.log(pg + 1e-12)
-            grad -= (p[g] / pg) @ x[g] - p @ x
-        return total / len(groups), grad / len(groups)
-
-    w = minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B").x
-    return w / sd
+    return fit_softmax([(x, g) for _, _, x, g in data], l2)
 
 
 def evaluate(data, weights: np.ndarray) -> dict[str, float]:
