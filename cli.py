@@ -87,7 +87,7 @@ def _progress(enabled: bool = True) -> Iterator[Any]:
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    labels = {"load": "Reading sources", "embed": "Embedding passages", "embed sentences": "Embedding sentences",
+    labels = {"load": "Reading sources", "embed": "Embedding passages and sentences",
               "model": "Loading the embedding model (first use converts it: ~1 min)"}
     tasks: dict[str, Any] = {}
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 from index.cache import EmbeddingCache
 from index.diff import diff_versions
 from index.embed import Embedder, load_embedder
-from index.layout import IndexLayout
+from index.layout import IndexLayout, sequence
 from index.lock import writer_lock
 from index.manifest import VersionManifest
 from index.version import CHUNKS, open_store, write_version
@@ -77,20 +77,22 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
                                      backend=e.backend, progress=progress)
         doc_changes, chunk_changes = compare(live, loaded.documents, loaded.chunks)
         with writing(root, "the new version"):
-            cache = EmbeddingCache(root / CACHE_FILE)
             staged = layout.new_staging()
+            cache = EmbeddingCache(root / CACHE_FILE, stamp=sequence(staged))  # rows this build uses get its number
             embed_started = time.perf_counter()
             try:
                 written = write_version(staged, loaded.documents, loaded.chunks, embedder, model=model,
                                         chunking=settings.chunking, progress=progress, cache=cache)
                 final = layout.publish(staged)
+                embed_seconds = time.perf_counter() - embed_started
+                layout.prune(KEEP_VERSIONS)
+                # What no version left on disk used goes: the cache holds the live and kept versions' texts.
+                cache.prune(min(sequence(p) for p in layout.versions.iterdir() if p.is_dir()))
             except BaseException:
                 layout.discard(staged)
                 raise
             finally:
                 cache.close()
-            embed_seconds = time.perf_counter() - embed_started
-            layout.prune(KEEP_VERSIONS)
     changes = SyncChanges(doc_changes, ChunkChanges(chunk_changes.added, chunk_changes.removed,
                                                     chunk_changes.unchanged, written.embedded,
                                                     written.sentences_embedded))
