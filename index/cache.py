@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS toks (id INTEGER PRIMARY KEY, owner INTEGER NOT NULL,
     seen INTEGER NOT NULL, tokens BLOB NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS toks_key ON toks (owner, key);
 """
+CACHE_FILE = "embeddings.sqlite"  # in the index folder (``index.layout``)
 _PART = 500  # keys per statement (SQLite's default limit on parameters is far above)
 _SEP = "\x00"  # between tokens in a blob; a token holding it is not cached (never seen in practice)
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from index.cache import EmbeddingCache
+from index.cache import CACHE_FILE, EmbeddingCache
 from index.diff import diff_versions
 from index.embed import Embedder, load_embedder
 from index.layout import IndexLayout, sequence
@@ -28,7 +28,6 @@ from kb.model import Chunk, Document, Progress
 from kb.reports import ChunkChanges, DocumentChanges, SyncChanges, SyncReport
 
 KEEP_VERSIONS = 2  # the live version and the one live before it (``IndexLayout.prune``)
-CACHE_FILE = "embeddings.sqlite"
 log = logging.getLogger("madoguchi.index")
 
 

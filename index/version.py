@@ -22,7 +22,7 @@ from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
-from index.cache import EmbeddingCache, embed_with_cache
+from index.cache import CACHE_FILE, EmbeddingCache, embed_with_cache
 from index.embed import Embedder
 from index.keyword import KeywordIndex
 from index import lexicon
@@ -133,6 +133,17 @@ def _part(path: Path, load: Callable[[], T]) -> T:
     except Exception as exc:  # MemoryError too: a huge declared size
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise IndexCorruptError(f"{path}: cannot be read ({reason}); {FIX}") from exc
+
+
+def disk_usage(root: Path, version: Path) -> dict[str, int]:
+    """Bytes on disk: ``version``'s files, every version's, and the embedding cache's (``kb status``)."""
+    def size(paths) -> int:
+        return sum(p.stat().st_size for p in paths if p.is_file())
+
+    versions = IndexLayout(root).versions
+    return {"version": size(version.rglob("*")),
+            "versions": size(versions.rglob("*")) if versions.is_dir() else 0,
+            "cache": size(root.glob(CACHE_FILE + "*"))}  # with its -wal and -shm files
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from answer.retrieve import HybridRetriever
 from index import sync as syncing
 from index.embed import Embedder, load_embedder, model_identity
 from index.layout import IndexLayout
-from index.version import IndexVersion, open_version
+from index.version import IndexVersion, disk_usage, open_version
 from ingest.chunker import stitch
 from ingest.fetch import FetchResult, fetch_all
 from ingest.fetchlist import load_fetch_list
@@ -216,7 +216,7 @@ class KnowledgeBase:
             languages[s.language] = languages.get(s.language, 0) + s.chunks
         return Status(str(self.settings.index), version.path.name, m.model_id, m.dim, m.analyzer, m.chunks,
                       m.sentences, m.chunk_size, m.chunk_overlap, m.created, self.settings.fusion,
-                      self.settings.rerank_depth, languages, sources)
+                      self.settings.rerank_depth, languages, sources, disk_usage(self.settings.index, version.path))
 
     def evaluate(self, questions: str | Path, modes: Sequence[str] = ("dense", "keyword", "hybrid"), *,
                  abstention: bool = False, split: str | None = None,

@@ -113,6 +113,7 @@ def status_view(status: Status) -> RenderableType:
         "index", "version", "model", "dim", "chunks", "sentences", "chunk_size", "chunk_overlap",
         "fusion", "rerank_depth", "created")]
     lines.append("[bold]languages[/]: " + ", ".join(f"{k} {v}" for k, v in status.languages.items()))
+    lines.append("[bold]disk[/]: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in status.disk.items()))
     table = _table("source", "title", "lang", "release", "chunks", "skipped pages", title="Sources",
                    title_justify="left")
     for s in status.sources:
