@@ -345,6 +345,9 @@ def serve(
                              "put a TLS reverse proxy in front)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     index: Optional[Path] = IndexOpt,
+    processes: int = typer.Option(1, "--processes", envvar="KB_SERVE_PROCESSES", min=1, max=64,
+                                  help="Worker processes (uvicorn workers), each with its own model and "
+                                       "the same index files; about one per core."),
 ) -> None:
     """Run the HTTP service: POST /search and /ask (JSON), GET /health and /status, docs at /docs;
     Slack at /slack/events when SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are set (socket mode with
@@ -354,7 +357,7 @@ def serve(
     """
     from serve.app import run
 
-    run(_open(index, True), host, port, say=err.print)
+    run(_open(index, True), host, port, say=err.print, processes=processes)
 
 
 @command()

