@@ -340,6 +340,18 @@ def eval_(
 
 
 @command()
+def pull(source: Path = typer.Argument(..., help="The index folder a builder publishes to (a shared "
+                                       "volume, a mounted or synced bucket)."),
+         index: Optional[Path] = IndexOpt) -> None:
+    """Make the version published at SOURCE live in this index (a serving replica's update): copied,
+    checked and switched atomically; running servers pick it up within reload_every."""
+    from kb import KnowledgeBase
+
+    name = KnowledgeBase.pull(source, index)
+    err.print(f"now serving {name}" if name else "already up to date")
+
+
+@command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; "
                              "put a TLS reverse proxy in front)."),

@@ -2,11 +2,12 @@
 
 Under the writer lock: load and chunk every file (ingest), compare with the live version, embed
 only what the embedding cache lacks, write the version into staging, publish it, prune. Also the
-other writes a maintainer makes: rollback, and picking versions to diff.
+other writes a maintainer makes: rollback, pulling a replica's copy, and picking versions to diff.
 """
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -138,6 +139,35 @@ def rollback(root: Path) -> str:
             raise IndexNotFoundError(f"{root}: no earlier version to roll back to")
         layout.point_to(previous)
     return previous.name
+
+
+def pull(source: Path, root: Path) -> str | None:
+    """Make the version live at ``source`` (the index a builder publishes to: a shared volume, a
+    mounted or synced bucket) live at ``root`` too: copied into staging, verified against its
+    manifest's checksums, published under the same name, pruned. Returns its name, or None when
+    ``root`` already serves it."""
+    published = IndexLayout(source).current()
+    if published is None:
+        raise IndexNotFoundError(f"no published version at {source}")
+    with writer_lock(root), writing(root, f"the copy of {published.name}"):
+        layout = IndexLayout(root)
+        live = layout.live()
+        if live is not None and live.name == published.name:
+            return None
+        layout.clean_staging()
+        if (layout.versions / published.name).is_dir():  # pulled before (the source rolled back to it)
+            layout.point_to(layout.versions / published.name)
+            return published.name
+        staged = layout.staging / published.name
+        try:
+            shutil.copytree(published, staged)
+            VersionManifest.read(staged).verify(staged)  # a half-copied or damaged copy is never served
+            layout.publish(staged)
+        except BaseException:
+            layout.discard(staged)
+            raise
+        layout.prune(KEEP_VERSIONS)
+    return published.name
 
 
 def diff(root: Path, old: str | None = None, new: str | None = None) -> dict:

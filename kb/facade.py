@@ -106,6 +106,14 @@ class KnowledgeBase:
         return syncing.rollback(settings.index)
 
     @classmethod
+    def pull(cls, source: str | Path, index: str | Path | None = None, *,
+             settings: Settings | None = None) -> str | None:
+        """Copy the version published at ``source`` into this index and publish it (a replica's update);
+        its name, or None when already live."""
+        settings = (settings or Settings.load()).with_(index=Path(index) if index else None)
+        return syncing.pull(Path(source), settings.index)
+
+    @classmethod
     def diff(cls, old: str | None = None, new: str | None = None, index: str | Path | None = None, *,
              settings: Settings | None = None) -> dict[str, Any]:
         """Sections added, removed and changed between two versions (default: previous -> live)."""

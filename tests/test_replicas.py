@@ -69,7 +69,9 @@ def test_two_servers_answer_through_a_sync_and_both_switch_within_reload_every(t
         stop = threading.Event()
 
         def load(base: str) -> None:  # keeps every worker busy, so each notices the new version
-            with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            # A new connection per request: a kept-alive one stays with one worker of a port.
+            with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {TOKEN}"},
+                              limits=httpx.Limits(max_keepalive_connections=0)) as client:
                 while not stop.is_set():
                     try:
                         statuses.append(client.post("/search", json={"query": "在留カード 紛失"}).status_code)
@@ -116,3 +118,22 @@ def test_socket_mode_is_refused_with_several_processes(index, monkeypatch):
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test")
     with KnowledgeBase.open(index) as kb, pytest.raises(ConfigError, match="socket mode"):
         run(kb, "127.0.0.1", free_port(), processes=2, say=lambda _: None)
+
+
+def test_pull_publishes_the_builders_live_version_under_its_name(tmp_path, fake_embedder):
+    src = write_sources(tmp_path / "src", {"ja": JA})
+    builder, replica = tmp_path / "shared-volume", tmp_path / "replica"
+    first = KnowledgeBase.sync([src], index=builder).version
+    assert KnowledgeBase.pull(builder, replica) == first and KnowledgeBase.pull(builder, replica) is None
+    reader = KnowledgeBase.open(replica, reload_every=0.01)
+    assert reader.version == first and reader.search("在留カード", k=1).hits
+    path = src / "ja" / "01.md"
+    path.write_text(JA.replace("14日以内", "十四日以内"), encoding="utf-8")
+    second = KnowledgeBase.sync([src], index=builder).version
+    assert KnowledgeBase.pull(builder, replica) == second
+    time.sleep(0.05)
+    assert "十四日以内" in reader.ask("在留カードをなくしたら何日以内").sentences[0].text and reader.version == second
+    KnowledgeBase.rollback(builder)  # the builder goes back: the replica follows, without a copy
+    assert KnowledgeBase.pull(builder, replica) == first and reader.live_version() == first
+    reader.close()
+    assert not list((replica / "staging").iterdir())
