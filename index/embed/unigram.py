@@ -65,6 +65,8 @@ class E5Tokenizer:
 
     def encode(self, text: str) -> list[int]:
         normal = _SPACES.sub(" ", text.translate(self._map))
+        if not normal:
+            return [self.bos, self.eos]  # as tokenizers (e5.c would emit one U+2581)
         marked = (normal if normal.startswith(" ") else " " + normal).replace(" ", _META)
         ids = self._viterbi(marked)[:self.max_length - 2]
         return [self.bos, *ids, self.eos]
