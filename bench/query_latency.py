@@ -55,7 +55,7 @@ def main() -> None:
         stages.setdefault("ask (wall)", []).append((time.perf_counter() - t0) * 1e3)
         for name, ms in answer.timings_ms.items():
             stages.setdefault(name, []).append(ms)
-    status = kb.status()
+    status = kb.status().to_dict()
     kb.close()
 
     # Cold processes alternate a Japanese and an English question: an English one also loads the
