@@ -116,9 +116,12 @@ def worker_app() -> FastAPI:
     published index named by the environment (``KB_INDEX``, set by ``run``), nothing shared but the
     files, so any worker can answer any request and each picks up new versions by itself."""
     from serve.logs import configure_logging
+    from serve.protocol import DeadlineH11Protocol
 
     configure_logging()
-    return create_app(KnowledgeBase.open(), ServiceConfig.from_env())
+    config = ServiceConfig.from_env()
+    DeadlineH11Protocol.request_timeout = config.request_timeout  # this process's connections
+    return create_app(KnowledgeBase.open(), config)
 
 
 def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = print, processes: int = 1) -> None:
@@ -141,10 +144,11 @@ def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = 
                               "use the HTTP events endpoint (unset SLACK_APP_TOKEN)")
         os.environ["KB_INDEX"] = str(kb.settings.index)  # the workers read the settings from the environment
         say(f"serving {kb.settings.index} (version {kb.version}) on http://{host}:{port} with {processes} "
-            f"worker processes (auth: {'bearer token' if config.token else 'none'})")
+            f"worker processes (auth: {'bearer token' if config.tokens else 'none'})")
         kb.close()
+        # Spawned workers import the protocol by name; each sets its deadline in ``worker_app``.
         uvicorn.run("serve.app:worker_app", factory=True, workers=processes, host=host, port=port,
-                    access_log=False, log_level="warning")
+                    access_log=False, log_level="warning", http="serve.protocol:DeadlineH11Protocol")
         return
     service = create_app(kb, config)
     socket = None
