@@ -1,14 +1,15 @@
 """Capacity of `kb serve`: throughput and latency per endpoint as concurrent clients grow.
 
-    python bench/capacity.py --index IDX                           # /search, /ask, /teams; 1-8 clients
+    python bench/capacity.py --index IDX                           # /search, /ask, /teams, /mcp; 1-8 clients
     python bench/capacity.py --index IDX --processes 2 --clients 2 4 8 16 --seconds 20
 
 One server (``--processes`` worker processes, ``KB_SERVE_WORKERS`` threads each) on an existing index,
 keep-alive clients on the same machine (they use CPU too: figures are a floor for a dedicated
 server). For each endpoint and client count: requests per second, p50/p95/p99, errors. The capacity
 of an endpoint is the highest throughput whose p95 stays within ``--p95-ms`` (150). /teams is the
-Microsoft Teams bot path (signed webhook -> ask -> Adaptive Card in the reply); a Slack message costs
-the same ask and a Block Kit rendering, but answers through Slack's API, so it is not timed here.
+Microsoft Teams bot path (signed webhook -> ask -> Adaptive Card in the reply); /mcp is one stateless
+MCP ``tools/call`` of ``ask``; a Slack message costs the same ask and a Block Kit rendering, but answers
+through Slack's API, so it is not timed here. The per-person chat rate limit is lifted for the run.
 """
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ def request_for(endpoint: str, question: str) -> tuple[bytes, dict[str, str]]:
         body = json.dumps({"type": "message", "text": f"<at>Madoguchi</at> {question}"}).encode()
         return body, {"Authorization": f"HMAC {signature(teams_key(TEAMS_SECRET), body)}",
                       "Content-Type": "application/json"}
+    if endpoint == "/mcp":
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "ask", "arguments": {"question": question}}}
+        return json.dumps(body).encode(), {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
+                                           "Accept": "application/json, text/event-stream"}
     return json.dumps({"query": question}).encode(), {"Authorization": f"Bearer {TOKEN}",
                                                       "Content-Type": "application/json"}
 
@@ -82,7 +88,7 @@ def window(base: str, endpoint: str, clients: int, seconds: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--endpoints", nargs="+", default=["/search", "/ask", "/teams"])
+    ap.add_argument("--endpoints", nargs="+", default=["/search", "/ask", "/teams", "/mcp"])
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--processes", type=int, default=1)
@@ -91,7 +97,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     env = {**os.environ, "KB_SERVE_TOKEN": TOKEN, "TEAMS_SHARED_SECRET": TEAMS_SECRET,
-           "KB_SERVE_WORKERS": str(args.workers)}
+           "KB_SERVE_WORKERS": str(args.workers), "KB_CHAT_RATE_PER_MINUTE": "1000000"}
     env.setdefault("KB_MODEL_CACHE", str(DEFAULT_CACHE))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
