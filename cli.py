@@ -106,19 +106,14 @@ def _progress(enabled: bool = True) -> Any:
     return progress_bars(err, enabled)
 
 
-def _open(index: Optional[Path], show_progress: bool) -> Any:
+def _open(index: Optional[Path], show_progress: bool, query: Optional[str] = None) -> Any:
+    """The knowledge base; with ``query``, once the query is known to be acceptable (before any loading)."""
     from kb import KnowledgeBase
 
+    if query is not None:
+        KnowledgeBase.check_query(query)
     with _progress(show_progress) as progress:
         return KnowledgeBase.open(index, progress=progress)
-
-
-def _open_for(query: str, index: Optional[Path], show_progress: bool) -> Any:
-    """The knowledge base for ``query``, once the query is known to be acceptable (before any loading)."""
-    from kb import KnowledgeBase
-
-    KnowledgeBase.check_query(query)
-    return _open(index, show_progress)
 
 
 def _views() -> Any:
@@ -171,7 +166,7 @@ def search(
 
     Example: [bold]kb search "在留カードをなくしたらどうすればいいですか"[/]
     """
-    kb = _open_for(query, index, not json_out)
+    kb = _open(index, not json_out, query)
     emit(kb.search(query, k, mode=mode, languages=lang or None, sources=source or None), json_out,
          lambda r: _views().search_view(r, _ui(ui_lang)))
 
@@ -199,7 +194,7 @@ def ask(
 
     if render and render not in RENDERERS:
         raise KBError(f"Unknown --render {render!r}; choose from {sorted(RENDERERS)}")
-    kb = _open_for(query, index, not json_out)
+    kb = _open(index, not json_out, query)
     answer = kb.ask(query, k, lang=lang, generate=llm)
     if render and not json_out:
         rendered = RENDERERS[render](answer)
@@ -257,7 +252,7 @@ def handout(
     """
     from answer.render.browser import print_pdf
 
-    kb = _open_for(query, index, True)
+    kb = _open(index, True, query)
     output.write_text(kb.handout(query, lang, k=k), encoding="utf-8")
     err.print(f"{escape(str(output))}" + (f", {escape(str(print_pdf(output, pdf)))}" if pdf else ""))
 
@@ -347,12 +342,27 @@ def eval_(
     emit(report.to_dict(), json_out, lambda r: _views().eval_view(r, str(questions)))
 
 
+@command()
+def pull(source: Path = typer.Argument(..., help="The index folder a builder publishes to (a shared "
+                                       "volume, a mounted or synced bucket)."),
+         index: Optional[Path] = IndexOpt) -> None:
+    """Make the version published at SOURCE live in this index (a serving replica's update): copied,
+    checked and switched atomically; running servers pick it up within reload_every."""
+    from kb import KnowledgeBase
+
+    name = KnowledgeBase.pull(source, index)
+    err.print(f"now serving {name}" if name else "already up to date")
+
+
 @command(short_help="Run the HTTP service with the Slack and Teams endpoints (docs/deploy.md).")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; "
                              "put a TLS reverse proxy in front)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
     index: Optional[Path] = IndexOpt,
+    processes: int = typer.Option(1, "--processes", envvar="KB_SERVE_PROCESSES", min=1, max=64,
+                                  help="Worker processes (uvicorn workers), each with its own model and "
+                                       "the same index files; about one per core."),
 ) -> None:
     """Run the HTTP service: POST /search and /ask (JSON), GET /health and /status, docs at /docs;
     Slack at /slack/events when SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN are set (socket mode with
@@ -362,7 +372,7 @@ def serve(
     """
     from serve.app import run
 
-    run(_open(index, True), host, port, say=err.print)
+    run(_open(index, True), host, port, say=err.print, processes=processes)
 
 
 @command()

@@ -73,7 +73,7 @@ class EditionSamples:
             self._passages[edition] = np.asarray(version.vectors.vectors(rows), dtype=np.float32)
             a, b = int(offsets[start]), int(offsets[end])
             picks = np.unique(np.linspace(a, b - 1, min(SAMPLE_SENTENCES, b - a)).astype(np.int64)) if b > a else []
-            self._sentences[edition] = np.asarray(version.sentences.vectors[picks], dtype=np.float32) \
+            self._sentences[edition] = version.sentences.decoded(picks) \
                 if len(picks) else self._passages[edition]
 
     def moments(self, edition: str, vector: np.ndarray) -> tuple[float, float, float, float]:

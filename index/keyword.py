@@ -104,7 +104,9 @@ class KeywordIndex:
     @classmethod
     def load(cls, directory: Path, size: int, analyzer: str = "lemma") -> "KeywordIndex":
         bm25s = _bm25s()
-        retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False,
+        # Memory-mapped: a query reads only its tokens' postings, and processes serving one
+        # version share these pages instead of each holding a copy.
+        retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=True,
                                     show_progress=False, verbosity=0)
         _check(retriever, size)
         return cls(retriever, size, analyzer)

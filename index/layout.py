@@ -26,6 +26,12 @@ POINTER = "CURRENT"
 PREVIOUS = "PREVIOUS"
 
 
+def sequence(version: Path) -> int:
+    """The publication number in a version folder's name (``v000012-...`` -> 12); 0 for other names."""
+    digits = version.name[1:7]
+    return int(digits) if version.name.startswith("v") and digits.isdigit() else 0
+
+
 def fsync_tree(path: Path) -> None:
     for p in sorted(path.rglob("*")):
         if p.is_file():
@@ -82,8 +88,7 @@ class IndexLayout:
     def new_staging(self) -> Path:
         """A fresh build folder named ``v<sequence>-<time>``: names sort in publication order
         (the writer lock makes the sequence number unique)."""
-        seqs = [int(p.name[1:7]) for p in self.versions.glob("v*") if p.name[1:7].isdigit()] \
-            if self.versions.is_dir() else []
+        seqs = [sequence(p) for p in self.versions.glob("v*")] if self.versions.is_dir() else []
         name = f"v{max(seqs, default=0) + 1:06d}-{time.strftime('%Y%m%dT%H%M%S')}"
         path = self.staging / name
         path.mkdir(parents=True)

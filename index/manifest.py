@@ -10,7 +10,8 @@ from pathlib import Path
 from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from kb.files import write_json
 
-FORMAT = 6  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums
+FORMAT = 7  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums;
+# 7: vectors in 8 bits (FAISS scalar quantiser for passages, int8 + scale for sentences)
 MANIFEST = "manifest.json"
 FIX = "run `kb rollback` to serve the previous version, or `kb sync` to rebuild"
 

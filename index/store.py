@@ -60,7 +60,9 @@ class ChunkStore:
     """Read-only access, shareable between threads (one connection behind a lock)."""
 
     def __init__(self, path: Path) -> None:
-        self._con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        # immutable: a published version never changes, so SQLite takes no locks and writes nothing
+        # beside it (a read-only or network volume shared by replicas works as a local disk does).
+        self._con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
         kinds = dict(self._query("SELECT name, type FROM sqlite_master WHERE name IN ('chunks', 'sources')"))
         if kinds != {"chunks": "table", "sources": "table"}:

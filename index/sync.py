@@ -2,21 +2,22 @@
 
 Under the writer lock: load and chunk every file (ingest), compare with the live version, embed
 only what the embedding cache lacks, write the version into staging, publish it, prune. Also the
-other writes a maintainer makes: rollback, and picking versions to diff.
+other writes a maintainer makes: rollback, pulling a replica's copy, and picking versions to diff.
 """
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from index.cache import EmbeddingCache
+from index.cache import CACHE_FILE, EmbeddingCache
 from index.diff import diff_versions
 from index.embed import Embedder, load_embedder
-from index.layout import IndexLayout
+from index.layout import IndexLayout, sequence
 from index.lock import writer_lock
 from index.manifest import VersionManifest
 from index.version import CHUNKS, open_store, write_version
@@ -28,7 +29,6 @@ from kb.model import Chunk, Document, Progress
 from kb.reports import ChunkChanges, DocumentChanges, SyncChanges, SyncReport
 
 KEEP_VERSIONS = 2  # the live version and the one live before it (``IndexLayout.prune``)
-CACHE_FILE = "embeddings.sqlite"
 log = logging.getLogger("madoguchi.index")
 
 
@@ -77,20 +77,22 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
                                      backend=e.backend, progress=progress)
         doc_changes, chunk_changes = compare(live, loaded.documents, loaded.chunks)
         with writing(root, "the new version"):
-            cache = EmbeddingCache(root / CACHE_FILE)
             staged = layout.new_staging()
+            cache = EmbeddingCache(root / CACHE_FILE, stamp=sequence(staged))  # rows this build uses get its number
             embed_started = time.perf_counter()
             try:
                 written = write_version(staged, loaded.documents, loaded.chunks, embedder, model=model,
                                         chunking=settings.chunking, progress=progress, cache=cache)
                 final = layout.publish(staged)
+                embed_seconds = time.perf_counter() - embed_started
+                layout.prune(KEEP_VERSIONS)
+                # What no version left on disk used goes: the cache holds the live and kept versions' texts.
+                cache.prune(min(sequence(p) for p in layout.versions.iterdir() if p.is_dir()))
             except BaseException:
                 layout.discard(staged)
                 raise
             finally:
                 cache.close()
-            embed_seconds = time.perf_counter() - embed_started
-            layout.prune(KEEP_VERSIONS)
     changes = SyncChanges(doc_changes, ChunkChanges(chunk_changes.added, chunk_changes.removed,
                                                     chunk_changes.unchanged, written.embedded,
                                                     written.sentences_embedded))
@@ -137,6 +139,35 @@ def rollback(root: Path) -> str:
             raise IndexNotFoundError(f"{root}: no earlier version to roll back to")
         layout.point_to(previous)
     return previous.name
+
+
+def pull(source: Path, root: Path) -> str | None:
+    """Make the version live at ``source`` (the index a builder publishes to: a shared volume, a
+    mounted or synced bucket) live at ``root`` too: copied into staging, verified against its
+    manifest's checksums, published under the same name, pruned. Returns its name, or None when
+    ``root`` already serves it."""
+    published = IndexLayout(source).current()
+    if published is None:
+        raise IndexNotFoundError(f"no published version at {source}")
+    with writer_lock(root), writing(root, f"the copy of {published.name}"):
+        layout = IndexLayout(root)
+        live = layout.live()
+        if live is not None and live.name == published.name:
+            return None
+        layout.clean_staging()
+        if (layout.versions / published.name).is_dir():  # pulled before (the source rolled back to it)
+            layout.point_to(layout.versions / published.name)
+            return published.name
+        staged = layout.staging / published.name
+        try:
+            shutil.copytree(published, staged)
+            VersionManifest.read(staged).verify(staged)  # a half-copied or damaged copy is never served
+            layout.publish(staged)
+        except BaseException:
+            layout.discard(staged)
+            raise
+        layout.prune(KEEP_VERSIONS)
+    return published.name
 
 
 def diff(root: Path, old: str | None = None, new: str | None = None) -> dict:

@@ -65,7 +65,6 @@ _DROP_POS = {"補助記号", "空白", "記号", "助詞", "助動詞"}
 # Reading n-grams: trigrams beat bigrams and 4-grams on JSQuAD questions rewritten in kana
 # (R@1 .46 -> .78 vs .74/.77) and keep kanji questions as they were (.891 -> .896 R@1).
 _READING_N = 3
-_local = threading.local()
 
 
 def normalize(text: str) -> str:
@@ -171,34 +170,39 @@ def _morphemes(text: str) -> Iterator[tuple[str, str, str | None, str | None]]:
     """(surface, pos1, lemma, kana) per morpheme. Splitting feature_raw is ~3x faster than
     fugashi's ``word.feature`` namedtuple, which matters when indexing thousands of chunks."""
     tagger, lemma_at, kana_at = _tagger()
-    for word in tagger(text):
-        raw = word.feature_raw
-        if '"' in raw:  # a field containing a comma is CSV-quoted: let fugashi parse it
-            feature = word.feature
-            yield word.surface, feature.pos1, feature.lemma, getattr(feature, "kana", None)
+    with _tagger_lock:  # nodes are read before the next parse reuses their memory
+        words = [(w.surface, w.feature_raw, w.feature if '"' in w.feature_raw else None) for w in tagger(text)]
+    for surface, raw, feature in words:
+        if feature is not None:  # a field containing a comma is CSV-quoted: fugashi parsed it
+            yield surface, feature.pos1, feature.lemma, getattr(feature, "kana", None)
             continue
         fields = raw.split(",")
         if len(fields) > kana_at:
-            yield word.surface, fields[0], fields[lemma_at], fields[kana_at]
+            yield surface, fields[0], fields[lemma_at], fields[kana_at]
         else:  # unknown word: part of speech only
-            yield word.surface, fields[0], None, None
+            yield surface, fields[0], None, None
+
+
+_tagger_lock = threading.Lock()
+_shared: list[tuple] = []
 
 
 def _tagger():
-    """(tagger, lemma field index, kana field index) for this thread: a Tagger is not safe to
-    share between threads, and one per thread is cheap (~10 ms)."""
-    found = getattr(_local, "tagger", None)
-    if found is None:
-        try:
-            import fugashi
-        except ImportError as exc:  # pragma: no cover - a broken install
-            from kb.errors import ConfigError
+    """(tagger, lemma field index, kana field index), one for the process, used under ``_tagger_lock``
+    (a Tagger is not safe to share between threads at once). One per thread mapped the 260 MB
+    dictionary once per thread, and RSS counts every mapping: ~50-100 MB more per serving worker."""
+    with _tagger_lock:
+        if not _shared:
+            try:
+                import fugashi
+            except ImportError as exc:  # pragma: no cover - a broken install
+                from kb.errors import ConfigError
 
-            raise ConfigError("fugashi is not installed: pip install 'fugashi' 'unidic-lite'") from exc
-        tagger = fugashi.Tagger()
-        fields = type(tagger("日")[0].feature)._fields  # unidic-lite and full unidic order differ
-        found = _local.tagger = (tagger, fields.index("lemma"), fields.index("kana"))
-    return found
+                raise ConfigError("fugashi is not installed: pip install 'fugashi' 'unidic-lite'") from exc
+            tagger = fugashi.Tagger()
+            fields = type(tagger("日")[0].feature)._fields  # unidic-lite and full unidic order differ
+            _shared.append((tagger, fields.index("lemma"), fields.index("kana")))
+        return _shared[0]
 
 
 CJK_BIGRAM = "cjk-bigram/1"

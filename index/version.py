@@ -22,7 +22,7 @@ from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
-from index.cache import EmbeddingCache, embed_with_cache
+from index.cache import CACHE_FILE, EmbeddingCache, embed_with_cache
 from index.embed import Embedder
 from index.keyword import KeywordIndex
 from index import lexicon
@@ -140,9 +140,21 @@ def _part(path: Path, load: Callable[[], T]) -> T:
         raise IndexCorruptError(f"{path}: cannot be read ({reason}); {FIX}") from exc
 
 
+def disk_usage(root: Path, version: Path) -> dict[str, int]:
+    """Bytes on disk: ``version``'s files, every version's, and the embedding cache's (``kb status``)."""
+    def size(paths) -> int:
+        return sum(p.stat().st_size for p in paths if p.is_file())
+
+    versions = IndexLayout(root).versions
+    return {"version": size(version.rglob("*")),
+            "versions": size(versions.rglob("*")) if versions.is_dir() else 0,
+            "cache": size(root.glob(CACHE_FILE + "*"))}  # with its -wal and -shm files
+
+
 @dataclass(frozen=True)
 class Written:
-    """What ``write_version`` embedded now (cache misses): passages and sentences."""
+    """What ``write_version`` embedded now (distinct cache misses): passages, and sentences that are
+    no passage's text."""
 
     embedded: int
     sentences_embedded: int
@@ -158,16 +170,15 @@ def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[
     for row, c in enumerate(chunks):
         languages.setdefault(c.language, [row, row])[1] = row + 1
     texts = [indexed_text(c) for c in chunks]
-    # Commit to the cache every few model batches: a killed sync loses at most one of these.
-    batch = 4 * max(1, getattr(embedder, "batch_size", 32))
-    vectors, embedded = embed_with_cache(embedder, texts, cache, progress=progress, batch=batch)
-    VectorIndex.build(vectors, embedder.dim).save(staged / VECTORS)
     sentence_list, spans, offsets = sentence_texts(chunks)
-    sentence_vectors, sentences_embedded = embed_with_cache(
-        embedder, sentence_list, cache, batch=batch,
-        progress=(lambda _, n, t: progress("embed sentences", n, t)) if progress else None)
-    SentenceVectors(sentence_vectors, spans, offsets).save(staged)
-    lexicon.save(lexicon.build(chunks, spans, offsets, sentence_vectors), staged)
+    # Passages and sentences in one call: a text that is both (a one-sentence chunk) or a sentence
+    # repeated by the chunk overlap is embedded once. Committed to the cache every few model
+    # batches: a killed sync loses at most one of these.
+    batch = 4 * max(1, getattr(embedder, "batch_size", 32))
+    both, embedded = embed_with_cache(embedder, texts + sentence_list, cache, progress=progress, batch=batch)
+    VectorIndex.build(both[:len(texts)], embedder.dim).save(staged / VECTORS)
+    SentenceVectors.of_vectors(both[len(texts):], spans, offsets).save(staged)
+    lexicon.save(lexicon.build(chunks, spans, offsets, both[len(texts):]), staged)
     KeywordIndex.build(texts, cache=cache).save(staged / KEYWORD)
     KeywordIndex.build(texts, "bigram", cache=cache).save(staged / BIGRAM)
     counts: dict[str, int] = {}
@@ -178,4 +189,5 @@ def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[
                     chunk_size=chunking.size, chunk_overlap=chunking.overlap, chunks=len(chunks),
                     sentences=len(spans), sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     build_seconds=round(time.perf_counter() - started, 3), languages=languages).write(staged)
-    return Written(embedded, sentences_embedded)
+    passages = sum(1 for i in embedded if i < len(texts))
+    return Written(passages, len(embedded) - passages)

@@ -22,7 +22,7 @@ from answer.retrieve import HybridRetriever, check_query
 from index import sync as syncing
 from index.embed import Embedder, load_embedder, model_identity
 from index.layout import IndexLayout
-from index.version import IndexVersion, open_version
+from index.version import IndexVersion, disk_usage, open_version
 from ingest.chunker import stitch
 from ingest.fetch import FetchResult, fetch_all
 from ingest.fetchlist import load_fetch_list
@@ -106,6 +106,14 @@ class KnowledgeBase:
         """Make the previous version live again; returns its name."""
         settings = (settings or Settings.load()).with_(index=Path(index) if index else None)
         return syncing.rollback(settings.index)
+
+    @classmethod
+    def pull(cls, source: str | Path, index: str | Path | None = None, *,
+             settings: Settings | None = None) -> str | None:
+        """Copy the version published at ``source`` into this index and publish it (a replica's update);
+        its name, or None when already live."""
+        settings = (settings or Settings.load()).with_(index=Path(index) if index else None)
+        return syncing.pull(Path(source), settings.index)
 
     @classmethod
     def diff(cls, old: str | None = None, new: str | None = None, index: str | Path | None = None, *,
@@ -231,7 +239,7 @@ class KnowledgeBase:
             languages[s.language] = languages.get(s.language, 0) + s.chunks
         return Status(str(self.settings.index), version.path.name, m.model_id, m.dim, m.analyzer, m.chunks,
                       m.sentences, m.chunk_size, m.chunk_overlap, m.created, self.settings.fusion,
-                      self.settings.rerank_depth, languages, sources)
+                      self.settings.rerank_depth, languages, sources, disk_usage(self.settings.index, version.path))
 
     def evaluate(self, questions: str | Path, modes: Sequence[str] = ("dense", "keyword", "hybrid"), *,
                  abstention: bool = False, split: str | None = None, sources: Sequence[str] | None = None,

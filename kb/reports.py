@@ -146,9 +146,11 @@ class Status:
     rerank_depth: int
     languages: dict[str, int]
     sources: tuple[SourceStatus, ...]
+    disk: dict[str, int] = field(default_factory=dict)  # bytes: "version" (this one), "versions" (all), "cache"
 
     def to_dict(self) -> dict[str, Any]:
         d = {f: getattr(self, f) for f in ("index", "version", "model", "dim", "analyzer", "chunks",
                                            "sentences", "chunk_size", "chunk_overlap", "created",
                                            "fusion", "rerank_depth")}
-        return {**d, "languages": dict(self.languages), "sources": [s.to_dict() for s in self.sources]}
+        return {**d, "languages": dict(self.languages), "disk": dict(self.disk),
+                "sources": [s.to_dict() for s in self.sources]}

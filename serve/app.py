@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from kb import KnowledgeBase
+from kb.errors import ConfigError
 from serve.config import ServiceConfig
 from serve.conversation import BotCore
 from serve.errors import install_error_handlers
@@ -110,9 +111,25 @@ def create_app(kb: KnowledgeBase, config: ServiceConfig, *, slack_client: Any = 
     return app
 
 
-def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = print) -> None:
+def worker_app() -> FastAPI:
+    """The app of one of ``kb serve --processes N``'s worker processes: its own KnowledgeBase over the
+    published index named by the environment (``KB_INDEX``, set by ``run``), nothing shared but the
+    files, so any worker can answer any request and each picks up new versions by itself."""
+    from serve.logs import configure_logging
+    from serve.protocol import DeadlineH11Protocol
+
+    configure_logging()
+    config = ServiceConfig.from_env()
+    DeadlineH11Protocol.request_timeout = config.request_timeout  # this process's connections
+    return create_app(KnowledgeBase.open(), config)
+
+
+def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = print, processes: int = 1) -> None:
     """Serve ``kb`` until interrupted (``kb serve``); every request shares it, and new index versions
-    are picked up live. ``say`` prints the startup lines (stderr in the CLI)."""
+    are picked up live. With ``processes`` > 1, that many uvicorn worker processes each open the same
+    index (``worker_app``) and ``kb`` is closed once checked. ``say`` prints the startup lines (stderr in the CLI)."""
+    import os
+
     import uvicorn
 
     from serve.logs import configure_logging
@@ -121,6 +138,18 @@ def run(kb: KnowledgeBase, host: str, port: int, *, say: Callable[[str], Any] = 
     config = ServiceConfig.from_env()
     config.chat.check_bind(host)
     configure_logging()
+    if processes > 1:
+        if config.slack_app_token:
+            raise ConfigError("Slack socket mode keeps one connection per process; with --processes > 1 "
+                              "use the HTTP events endpoint (unset SLACK_APP_TOKEN)")
+        os.environ["KB_INDEX"] = str(kb.settings.index)  # the workers read the settings from the environment
+        say(f"serving {kb.settings.index} (version {kb.version}) on http://{host}:{port} with {processes} "
+            f"worker processes (auth: {'bearer token' if config.tokens else 'none'})")
+        kb.close()
+        # Spawned workers import the protocol by name; each sets its deadline in ``worker_app``.
+        uvicorn.run("serve.app:worker_app", factory=True, workers=processes, host=host, port=port,
+                    access_log=False, log_level="warning", http="serve.protocol:DeadlineH11Protocol")
+        return
     service = create_app(kb, config)
     socket = None
     if config.slack_app_token and config.slack_bot_token:

@@ -15,6 +15,7 @@ import pytest
 
 from index.embed.onnx_export import ensure_onnx, export_onnx, is_complete
 from index.embed.onnx_runtime import OnnxEmbedder
+from index.embed.registry import export_name
 from tests.conftest import MODEL_CACHE, ROOT
 
 pytest.importorskip("onnxruntime")
@@ -144,8 +145,8 @@ def real():
     from index.embed.e5convert import ensure_converted
 
     st_folder = ensure_converted(MODEL_CACHE)
-    int8 = ensure_onnx(MODEL_CACHE, st_folder, f"{st_folder.name}-onnx-int8")
-    fp32 = ensure_onnx(MODEL_CACHE, st_folder, f"{st_folder.name}-onnx-fp32", quantize=False)
+    int8 = ensure_onnx(MODEL_CACHE, st_folder, export_name(st_folder, "onnx-int8"))
+    fp32 = ensure_onnx(MODEL_CACHE, st_folder, export_name(st_folder, "onnx"), quantize=False)
     return st_folder, int8, fp32
 
 
@@ -255,3 +256,29 @@ def test_set_threads_and_concurrent_queries(real):
         results = list(pool.map(lambda i: emb.embed_queries([texts[i % len(texts)]])[0], range(20)))
     for i, vector in enumerate(results):
         assert float(vector @ expected[i % len(texts)]) > 0.9999
+
+
+@pytest.mark.integration
+def test_the_plain_python_tokenizer_cuts_like_tokenizers(real):
+    """Same ids as the tokenizers pipeline on every passage and sentence of the sample and the
+    special texts above (the ONNX path uses the tables; torch uses tokenizer.json)."""
+    from tokenizers import Tokenizer
+
+    from index.embed.unigram import TABLES_FILE, E5Tokenizer
+    from index.sentences import sentence_texts
+    from index.version import indexed_text
+    from ingest.chunker import chunk_document
+    from ingest.loader import collect, load
+
+    assert (real[1] / TABLES_FILE).is_file() and (real[2] / TABLES_FILE).is_file()
+    ours = E5Tokenizer(real[1] / TABLES_FILE, 512)
+    theirs = Tokenizer.from_file(str(real[0] / "tokenizer.json"))
+    theirs.no_padding()
+    theirs.enable_truncation(max_length=512)
+    chunks = [c for f in collect([ROOT / "data" / "guidebook"]) for c in chunk_document(load(f), 400, 80)]
+    texts = [f"passage: {indexed_text(c)}" for c in chunks] + [f"passage: {t}" for t in sentence_texts(chunks)[0]]
+    # Every embedded text starts with its prompt ("query: ", "passage: "); a text that starts with a
+    # special token is cut differently by tokenizers, which splits specials off before normalising.
+    texts += [f"query: {t}" for t in [*TEXTS.values(), "  a  b  ", "<s> </s> <unk> <mask>", "😀👍🏽 e\u0301"]] + [""]
+    expected = [e.ids for e in theirs.encode_batch(texts)]
+    assert [ours.encode(t) for t in texts] == expected

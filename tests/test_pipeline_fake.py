@@ -65,6 +65,8 @@ def test_build_search_and_cite(corpus, tmp_path, fake_embedder):
         assert status.model == "fake/bigram-hash"
         assert status.sentences >= 3 and status.rerank_depth == 20
         assert status.to_dict()["sources"][0]["skipped_pages"] == 0
+        disk = status.to_dict()["disk"]  # bytes of this version, of all kept versions, of the cache
+        assert 0 < disk["version"] <= disk["versions"] and disk["cache"] > 0
 
 
 def test_modes_and_query_errors(corpus, tmp_path, fake_embedder):

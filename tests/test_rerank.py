@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from answer.rerank import FEATURES, WEIGHTS, feature_matrix, rerank
+from index import quantize
 from index.keyword import KeywordIndex
 from index.sentences import SentenceVectors, sentence_texts
 from ingest.chunker import MIN_SENTENCE_CHARS as MIN_CHARS
@@ -56,13 +57,17 @@ def test_sentence_vectors_round_trip_and_best_cosine(tmp_path):
     embedder = FakeEmbedder()
     chunks = [chunk(0, "在留カードを紛失した。ごみは決められた日に出します。"), chunk(1, "※")]
     texts, spans, offsets = sentence_texts(chunks)
-    built = SentenceVectors(embedder.embed_passages(texts), spans, offsets)
+    vectors = embedder.embed_passages(texts)
+    built = SentenceVectors.of_vectors(vectors, spans, offsets)
     built.save(tmp_path)
     loaded = SentenceVectors.load(tmp_path, embedder.dim, len(chunks))
-    assert np.array_equal(loaded.vectors, built.vectors) and loaded.offsets.tolist() == [0, 2, 2]
+    assert loaded.codes.dtype == np.int8 and loaded.offsets.tolist() == [0, 2, 2]
+    assert np.array_equal(loaded.codes, built.codes) and np.array_equal(loaded.scales, built.scales)
+    stored = loaded.of(0)[1]
+    assert np.array_equal(stored, quantize.roundtrip(vectors)) and np.abs(stored - vectors).max() < 5e-3
     q = embedder.embed_queries(["ごみは決められた日に出します。"])[0]
     best = loaded.best_cosine([0, 1], q, default=np.array([0.1, 0.2]))
-    assert best[0] == pytest.approx(float((built.vectors @ q).max())) and best[1] == pytest.approx(0.2)
+    assert best[0] == pytest.approx(float((stored @ q).max()), abs=1e-6) and best[1] == pytest.approx(0.2)
     with pytest.raises(IndexCorruptError, match="rebuild"):
         SentenceVectors.load(tmp_path, embedder.dim, 3)  # another index's chunk count
     for name, junk in (("sentence_spans.npz", b"not a zip"), ("sentences.npy", b"not an array")):

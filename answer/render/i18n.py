@@ -26,7 +26,7 @@ LABELS: dict[str, dict[str, str]] = {
         "sources": "Sources", "nearest": "Nearest sections", "also_in": "also in", "note": "Note",
         "passages": "Cited passages", "no_hits": "No passage matched.", "score": "score",
         "edition_of": "{lang} edition",
-        "index": "Index", "version": "version", "model": "Model", "content": "Content", "search": "Search",
+        "index": "Index", "version": "version", "model": "Model", "content": "Content", "search": "Search", "disk": "Disk",
         "content_line": "{chunks} chunks, {sentences} sentences, {documents} documents, {editions} editions",
         "search_line": "fusion {fusion}, re-ranking depth {depth}; chunks of {size} characters "
                        "(overlap {overlap}); built {created}",
@@ -47,7 +47,7 @@ LABELS: dict[str, dict[str, str]] = {
         "sources": "出典", "nearest": "近い項目", "also_in": "ほかの版", "note": "注",
         "passages": "引用元の本文", "no_hits": "該当する箇所はありません。", "score": "スコア",
         "edition_of": "{lang}版",
-        "index": "インデックス", "version": "バージョン", "model": "モデル", "content": "内容", "search": "検索",
+        "index": "インデックス", "version": "バージョン", "model": "モデル", "content": "内容", "search": "検索", "disk": "ディスク",
         "content_line": "チャンク {chunks}、文 {sentences}、文書 {documents}、版 {editions}",
         "search_line": "融合 {fusion}、再ランク {depth} 件、チャンク {size} 文字（重なり {overlap}）、作成 {created}",
         "editions": "版（言語）", "documents_n": "文書 {n}", "chunks_n": "チャンク {n}",

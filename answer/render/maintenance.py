@@ -37,6 +37,8 @@ def status_view(status: Status, verbose: bool = False, ui: str | None = None) ->
                                            documents=len(status.sources), editions=len(groups))),
             (label("search", lang), label("search_line", lang, fusion=status.fusion, depth=status.rerank_depth, size=status.chunk_size,
                        overlap=status.chunk_overlap, created=status.created)),
+            *([(label("disk", lang), ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in status.disk.items()))]
+              if status.disk else []),
         ], width)
         out += ["", *para(label("editions", lang), width, style="bold")]
         code = max((len(e) for e in groups), default=0) + 2

