@@ -72,7 +72,7 @@ def main() -> None:
                 subprocess.run(cmd, check=True, capture_output=True)
                 cold[f"{lang}{tag}"].append(time.perf_counter() - t0)
 
-    report = {"machine": machine(), "index": status.index, "chunks": status.chunks, "model": status.model,
+    report = {"machine": machine(), "index": status["index"], "chunks": status["chunks"], "model": status["model"],
               "open_seconds": round(open_s, 3),
               "warm_ms": {k: {"p50": round(statistics.median(v), 2), "p95": round(percentile(v, 0.95), 2)}
                           for k, v in stages.items()},
