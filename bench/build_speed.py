@@ -25,9 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, machine  # noqa: E402
+from bench.common import ROOT, machine, model_cache  # noqa: E402
 
-DEFAULT_CACHE = Path.home() / ".cache" / "madoguchi" / "models"
 
 
 def build(tree: Path, source: Path, env: dict, keep: Path | None = None) -> dict:
@@ -63,7 +62,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     env = {**os.environ, "KB_HOME": tempfile.mkdtemp(prefix="madoguchi-build-")}
-    env.setdefault("KB_MODEL_CACHE", str(DEFAULT_CACHE))
+    env.setdefault("KB_MODEL_CACHE", str(model_cache()))
     trees = [*args.tree, ROOT]
     runs: dict[str, list[dict]] = {str(t): [] for t in trees}
     for _ in range(args.runs):

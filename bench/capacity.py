@@ -26,13 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, machine  # noqa: E402
+from bench.common import ROOT, machine, model_cache  # noqa: E402
 from bench.load_serve import free_port, wait_healthy  # noqa: E402
 from bench.query_latency import QUERIES, percentile  # noqa: E402
 
 TOKEN = "capacity-bench"
 TEAMS_SECRET = base64.b64encode(b"capacity-bench-teams-secret-0123").decode()
-DEFAULT_CACHE = Path.home() / ".cache" / "madoguchi" / "models"
 
 
 def request_for(endpoint: str, question: str) -> tuple[bytes, dict[str, str]]:
@@ -98,7 +97,7 @@ def main() -> None:
     args = ap.parse_args()
     env = {**os.environ, "KB_SERVE_TOKEN": TOKEN, "TEAMS_SHARED_SECRET": TEAMS_SECRET,
            "KB_SERVE_WORKERS": str(args.workers), "KB_CHAT_RATE_PER_MINUTE": "1000000"}
-    env.setdefault("KB_MODEL_CACHE", str(DEFAULT_CACHE))
+    env.setdefault("KB_MODEL_CACHE", str(model_cache()))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "serve", "--index", str(args.index), "--port",

@@ -11,6 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def model_cache() -> Path:
+    """The model cache ``kb`` itself uses (KB_MODEL_CACHE, config.toml, else $KB_HOME/models): benchmarks
+    that give their runs an empty KB_HOME point them here, so the model is not converted again."""
+    from kb.config import Settings
+
+    return Settings.load().model_cache
+
+
 def machine() -> str:
     cpu = "?"
     try:

@@ -7,8 +7,8 @@
 Starts `kb serve` as its own process (clients and server don't share a GIL), runs ``--clients``
 threads for ``--duration`` seconds (or ``--requests`` in all), and at ``--reindex-at`` of the run
 edits one source file and runs `kb sync`, which publishes a new version; the service should pick
-it up within ``--reload-every`` seconds without errors. Uses the real model when the default model
-cache (~/.cache/madoguchi/models) exists, unless KB_MODEL_CACHE says otherwise.
+it up within ``--reload-every`` seconds without errors. Uses the real model from the cache `kb`
+itself uses (bench.common.model_cache), converting it there on first use.
 
 ``--endpoint agents`` rotates three kinds of request: ``/ask``, an MCP ``tools/call`` of ``ask`` on
 /mcp (one stateless JSON-RPC POST, as an agent sends it), and a Teams agent message on /api/messages
@@ -33,12 +33,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, machine  # noqa: E402
+from bench.common import ROOT, machine, model_cache  # noqa: E402
 from bench.query_latency import QUERIES, percentile  # noqa: E402
 from bench.load_agents import KINDS, Connector, agent_request  # noqa: E402
 
 CLI = [sys.executable, str(ROOT / "cli.py")]
-DEFAULT_CACHE = Path.home() / ".cache" / "madoguchi" / "models"
 ADDED = "\n\n（改訂）在留カードの再交付申請は、オンラインでも受け付けています。\n"
 
 
@@ -145,8 +144,7 @@ def main() -> None:
            "KB_SERVE_WORKERS": str(args.workers), "KB_SERVE_TOKEN": "load-test-token",
            # the bots' per-person limit would refuse a load test; the Teams agent runs without Entra
            "KB_CHAT_RATE_PER_MINUTE": "1000000", "KB_TEAMS_ANONYMOUS": "1", "KB_SERVE_AUDIT_LOG": "off"}
-    if "KB_MODEL_CACHE" not in os.environ and DEFAULT_CACHE.is_dir():
-        env["KB_MODEL_CACHE"] = str(DEFAULT_CACHE)
+    env.setdefault("KB_MODEL_CACHE", str(model_cache()))
     src, index = work / "src", work / "index"
     shutil.copytree(args.source, src)
     proc = None
@@ -158,8 +156,10 @@ def main() -> None:
         build_s = time.perf_counter() - t
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        # The server's log goes to a file: a pipe nobody reads fills up and blocks the server's next write.
+        server_log = open(work / "serve.log", "wb")
         proc = subprocess.Popen([*CLI, "serve", "--index", str(index), "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.DEVNULL, stderr=server_log)
         first = wait_healthy(base, proc, args.startup_timeout)["version"]
 
         import httpx
@@ -203,6 +203,10 @@ def main() -> None:
                 proc.kill()
         if connector is not None:
             connector.close()
+        if proc is not None:
+            server_log.close()
+            if sys.exc_info()[0] is not None:  # failing: show why the server failed
+                sys.stderr.write((work / "serve.log").read_text(errors="replace")[-4000:])
         shutil.rmtree(work, ignore_errors=True)
 
     if reindex:

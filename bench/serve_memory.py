@@ -23,11 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, machine  # noqa: E402
+from bench.common import ROOT, machine, model_cache  # noqa: E402
 from bench.load_serve import free_port, wait_healthy  # noqa: E402
 from bench.query_latency import QUERIES  # noqa: E402
 
-DEFAULT_CACHE = Path.home() / ".cache" / "madoguchi" / "models"
 TOKEN = "memory-bench"
 
 
@@ -159,7 +158,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     env = {**os.environ, "KB_SERVE_TOKEN": TOKEN}
-    env.setdefault("KB_MODEL_CACHE", str(DEFAULT_CACHE))
+    env.setdefault("KB_MODEL_CACHE", str(model_cache()))
     runs = ([(args.tree, args.tree_index)] if args.tree else []) + [(ROOT, args.index)]
     report = {"machine": machine(), "requests": args.requests, "processes": args.processes, "trees": {}}
     for tree, index in runs:
