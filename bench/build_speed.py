@@ -4,7 +4,7 @@
     python bench/build_speed.py --source ../shared/corpus/laws --runs 1
 
 Each run syncs ``--source`` into a fresh index with that tree's `cli.py` (model already converted;
-KB_MODEL_CACHE as set, else ~/.cache/madoguchi/models) and reads its `--json` report. Texts per second
+KB_MODEL_CACHE as set, else the cache `kb` uses) and reads its `--json` report. Texts per second
 counts what the index holds (passages + sentences) over the embedding time, so embedding a repeated
 sentence once counts as the speed-up it is; model calls are the texts actually embedded. Texts per
 CPU-second (user + system of the whole sync) is the figure a busy shared machine does not distort.
@@ -68,9 +68,9 @@ def main() -> None:
     for _ in range(args.runs):
         for tree in trees:  # interleaved: a busy spell of the shared machine hits every tree
             runs[str(tree)].append(build(tree, args.source, env, args.keep / tree.name if args.keep else None))
-    summary = {t: {"texts_per_s": statistics.median(r["texts_per_s"] for r in rs),
-                   "texts_per_cpu_s": statistics.median(r["texts_per_cpu_s"] for r in rs),
-                   "wall_s": statistics.median(r["wall_s"] for r in rs), "runs": rs} for t, rs in runs.items()}
+    summary = {t: {"texts_per_s": round(statistics.median(r["texts_per_s"] for r in rs), 1),
+                   "texts_per_cpu_s": round(statistics.median(r["texts_per_cpu_s"] for r in rs), 1),
+                   "wall_s": round(statistics.median(r["wall_s"] for r in rs), 1), "runs": rs} for t, rs in runs.items()}
     out = {"machine": machine(), "source": str(args.source), "trees": summary}
     if args.json:
         print(json.dumps(out, indent=2))

