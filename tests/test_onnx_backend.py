@@ -271,6 +271,19 @@ def test_a_batch_equals_each_text_alone(real, flavour):
 
 
 @pytest.mark.integration
+def test_a_build_batch_tokenized_by_tokenizers_gives_the_same_vectors(real):
+    """Large calls (a build's) switch to tokenizers' batch encoder; the vectors must not change."""
+    from index.embed.onnx_runtime import BULK_TEXTS
+
+    emb = OnnxEmbedder(real[1], "x", threads=2)
+    texts = [f"{t} ({i})" for i in range(BULK_TEXTS // len(TEXTS) + 1) for t in TEXTS.values()]
+    assert len(texts) >= BULK_TEXTS and emb._bulk is None
+    together = emb.embed_passages(texts)
+    assert emb._bulk  # the batch encoder was loaded
+    np.testing.assert_array_equal(together, np.concatenate([emb.embed_passages([t]) for t in texts]))
+
+
+@pytest.mark.integration
 def test_set_threads_and_concurrent_queries(real):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -22,6 +22,24 @@ DATA_FILE = "model.data"  # the model's large initializers, memory-mapped by onn
 CONFIG_FILE = "onnx_config.json"
 
 
+# A call embedding this many texts is part of a build: worth loading the batch tokenizer (~0.5-1 s).
+BULK_TEXTS = 64
+
+
+def _fast_tokenizer(folder: Path, max_length: int) -> Callable[[list[str]], list[list[int]]]:
+    """``tokenizers``' encoder from tokenizer.json, truncating at ``max_length``."""
+    try:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as exc:  # tokenizers raises a bare Exception for a bad file
+        raise ModelError(f"cannot load the tokenizer in {folder}: {exc}") from None
+    # Configured once here: the Tokenizer is then only read, so concurrent encodes are safe.
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    return lambda texts: [e.ids for e in tokenizer.encode_batch(texts)]
+
+
 class OnnxEmbedder:
     """The Embedder protocol on onnxruntime + tokenizers + numpy (no torch on this path)."""
 
@@ -46,32 +64,41 @@ class OnnxEmbedder:
         # alone). Running quantised models one text per call keeps vectors reproducible, and was
         # measured as fast or faster on CPU (no padding work). fp32 models batch exactly.
         self._per_text = bool(config.get("quantized"))
-        self._encode = self._tokenizer(folder, int(config["max_seq_length"]))
+        self._max_length = int(config["max_seq_length"])
+        self._encode, self._pure_python = self._tokenizer(folder, self._max_length)
+        self._bulk: Callable[[list[str]], list[list[int]]] | None | bool = None  # see _encode_many
         self._lock = threading.Lock()  # guards session swaps only; run() itself is thread-safe
         self._threads = 0
         self._pool: ThreadPoolExecutor | None = None
         self.set_threads(threads)
 
     @staticmethod
-    def _tokenizer(folder: Path, max_length: int) -> Callable[[list[str]], list[list[int]]]:
-        """Texts -> token id lists. The default model's tokenizer runs in plain Python from its tables
-        (``index.embed.unigram``: loads in 0.13 s and ~60 MB where ``tokenizers`` takes 0.5 s and
-        ~290 MB; identical ids on 34k guidebook and statute texts); other models use tokenizer.json."""
+    def _tokenizer(folder: Path, max_length: int) -> tuple[Callable[[list[str]], list[list[int]]], bool]:
+        """(texts -> token id lists, whether it is the plain-Python one). The default model's tokenizer
+        runs in plain Python from its tables (``index.embed.unigram``: loads in 0.13 s and ~60 MB where
+        ``tokenizers`` takes 0.5 s and ~290 MB; identical ids on 34k guidebook and statute texts);
+        other models use tokenizer.json."""
         from index.embed.unigram import TABLES_FILE, E5Tokenizer
 
         if (folder / TABLES_FILE).is_file():
             tables = E5Tokenizer(folder / TABLES_FILE, max_length)
-            return lambda texts: [tables.encode(t) for t in texts]
-        try:
-            from tokenizers import Tokenizer
+            return (lambda texts: [tables.encode(t) for t in texts]), True
+        return _fast_tokenizer(folder, max_length), False
 
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as exc:  # tokenizers raises a bare Exception for a bad file
-            raise ModelError(f"cannot load the tokenizer in {folder}: {exc}") from None
-        # Configured once here: the Tokenizer is then only read, so concurrent encodes are safe.
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=max_length)
-        return lambda texts: [e.ids for e in tokenizer.encode_batch(texts)]
+    def _encode_many(self, texts: list[str]) -> list[list[int]]:
+        """Token ids; a build's batches go through ``tokenizers``' batch encoder (Rust, on every core)
+        once it is worth loading: the plain-Python tokenizer costs ~1-2 ms of CPU a text, a tenth of
+        a build's embedding work. The same ids either way."""
+        if self._pure_python and len(texts) >= BULK_TEXTS:
+            with self._lock:
+                if self._bulk is None:
+                    try:
+                        self._bulk = _fast_tokenizer(self.folder, self._max_length)
+                    except ModelError:  # no tokenizers, or no tokenizer.json: stay in Python
+                        self._bulk = False
+            if self._bulk:
+                return self._bulk(texts)
+        return self._encode(texts)
 
     def _new_session(self, threads: int):
         ort = self._ort
@@ -129,7 +156,7 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not len(texts):
             return out
-        ids = self._encode([prompt + t for t in texts])
+        ids = self._encode_many([prompt + t for t in texts])
         # Similar lengths in one batch waste less work on padding; results go back by index.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
