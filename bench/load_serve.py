@@ -134,14 +134,16 @@ def main() -> None:
     ap.add_argument("--endpoint", choices=("/ask", "/search", "mix", "agents"), default="/ask")
     ap.add_argument("--reindex-at", type=float, default=0.4, help="fraction of --duration; <0: no re-index")
     ap.add_argument("--reload-every", type=float, default=1.0)
-    ap.add_argument("--workers", type=int, default=2, help="KB_SERVE_WORKERS")
+    ap.add_argument("--workers", type=int, default=2, help="KB_SERVE_WORKERS (threads per process)")
+    ap.add_argument("--processes", type=int, default=1, help="KB_SERVE_PROCESSES (kb serve --processes)")
     ap.add_argument("--startup-timeout", type=float, default=600.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="madoguchi-load-"))
     env = {**os.environ, "KB_HOME": str(work / "home"), "KB_RELOAD_EVERY": str(args.reload_every),
-           "KB_SERVE_WORKERS": str(args.workers), "KB_SERVE_TOKEN": "load-test-token",
+           "KB_SERVE_WORKERS": str(args.workers), "KB_SERVE_PROCESSES": str(args.processes),
+           "KB_SERVE_TOKEN": "load-test-token",
            # the bots' per-person limit would refuse a load test; the Teams agent runs without Entra
            "KB_CHAT_RATE_PER_MINUTE": "1000000", "KB_TEAMS_ANONYMOUS": "1", "KB_SERVE_AUDIT_LOG": "off"}
     env.setdefault("KB_MODEL_CACHE", str(model_cache()))
@@ -178,7 +180,7 @@ def main() -> None:
         reindex: dict = {}
         if args.reindex_at >= 0:
             time.sleep(args.duration * args.reindex_at)
-            target = sorted(src.glob("*.md"))[0]
+            target = sorted(src.rglob("*.md"))[0]  # a file of the first edition when editions are folders
             target.write_text(target.read_text(encoding="utf-8") + ADDED, encoding="utf-8")
             reindex["start_s"] = round(time.perf_counter() - t0, 2)
             done = subprocess.run([*CLI, "sync", str(src), "--index", str(index), "--json"], env=env,
@@ -219,7 +221,7 @@ def main() -> None:
         reindex["during"] = summarize([x for x in rec.samples if reindex["start_s"] <= x[0] <= end],
                                       end - reindex["start_s"])
     out = {"machine": machine(), "chunks": status["chunks"], "model": status["model"], "build_s": round(build_s, 1),
-           "clients": args.clients, "workers": args.workers, "endpoint": args.endpoint, "seconds": round(seconds, 1),
+           "clients": args.clients, "workers": args.workers, "processes": args.processes, "endpoint": args.endpoint, "seconds": round(seconds, 1),
            "first_version": first, "final_version": status["serving_version"],
            "live_version": status["live_version"], "overall": summarize(rec.samples, seconds), "reindex": reindex,
            "kinds": {kind: summarize([x for x in rec.samples if x[3] == kind], seconds)
@@ -229,7 +231,7 @@ def main() -> None:
         return
     o = out["overall"]
     print(f"# {out['machine']}\n# {out['chunks']} chunks, model {out['model']}; {args.clients} clients -> "
-          f"{args.endpoint}, {args.workers} workers, {out['seconds']} s")
+          f"{args.endpoint}, {args.processes} process(es) x {args.workers} threads, {out['seconds']} s")
     print("| window | requests | errors | req/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
     rows = [("whole run", o)] + ([("during re-index", reindex["during"])] if reindex else [])
     rows += [(f"{kind} (whole run)", r) for kind, r in out["kinds"].items()] if len(out["kinds"]) > 1 else []
