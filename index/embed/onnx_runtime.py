@@ -67,7 +67,7 @@ class OnnxEmbedder:
         self._max_length = int(config["max_seq_length"])
         self._encode, self._pure_python = self._tokenizer(folder, self._max_length)
         self._bulk: Callable[[list[str]], list[list[int]]] | None | bool = None  # see _encode_many
-        self._lock = threading.Lock()  # guards session swaps only; run() itself is thread-safe
+        self._lock = threading.Lock()  # guards session swaps and the batch tokenizer's load; run() is thread-safe
         self._threads = 0
         self._pool: ThreadPoolExecutor | None = None
         self.set_threads(threads)
