@@ -149,7 +149,7 @@ def main() -> None:
     env.setdefault("KB_MODEL_CACHE", str(model_cache()))
     src, index = work / "src", work / "index"
     shutil.copytree(args.source, src)
-    proc = None
+    proc = server_log = None
     connector = Connector() if args.endpoint == "agents" else None
     try:
         t = time.perf_counter()
@@ -205,9 +205,9 @@ def main() -> None:
                 proc.kill()
         if connector is not None:
             connector.close()
-        if proc is not None:
+        if server_log is not None:
             server_log.close()
-            if sys.exc_info()[0] is not None:  # failing: show why the server failed
+            if proc is not None and sys.exc_info()[0] is not None:  # failing: show why the server failed
                 sys.stderr.write((work / "serve.log").read_text(errors="replace")[-4000:])
         shutil.rmtree(work, ignore_errors=True)
 

@@ -6,8 +6,8 @@ serving threads for the same cores: on the 2-core VM, 8 clients on the 9-edition
 51.9 to 55.5 answers a second (p95 220 -> 181 ms) and one client's p50 from 18.0 to 16.7 ms with
 one BLAS thread; and one process per core then scales (``kb serve --processes 2``: 104 answers a
 second, p95 151 ms, where 2 processes each with per-core BLAS threads gave 41). The embedding
-model's threads are set separately (the ``threads`` setting). A
-program that loads numpy before ``kb`` keeps numpy's default.
+model's threads are set separately (the ``threads`` setting). A program that loads numpy before
+``kb`` keeps numpy's default.
 """
 from __future__ import annotations
 
