@@ -3,7 +3,7 @@
 For every question of the training files (in and out of scope, every language), the product's own
 search gives the question's vector and the section ranking. Two logistic regressions (L2,
 standardised inputs) predict "the guidebook answers it": the scope model over the question's vector
-and the fallback over the ranking features. Reported for each: 5-fold cross-validated AUC and
+and the ranking features, and the fallback over the ranking features alone. Reported for each: 5-fold cross-validated AUC and
 reliability (ECE over 10 bins), precision/recall of abstaining (out of scope = positive) and the
 share of answerable questions abstained or marked unsure at the product thresholds, for the training
 questions (cross-validated) and for each check file (never used to fit or to choose). ``--write``
@@ -28,7 +28,8 @@ from answer.evaluate import load_questions  # noqa: E402
 from bench.common import ROOT, fit_logistic as fit, machine  # noqa: E402
 from kb import KnowledgeBase  # noqa: E402
 
-TRAIN = [(ROOT / "eval" / "consultations.jsonl", "dev"), (ROOT / "eval" / "guidebook_questions.jsonl", None)]
+TRAIN = [(ROOT / "eval" / "consultations.jsonl", "dev"), (ROOT / "eval" / "guidebook_questions.jsonl", None),
+         (ROOT / "eval" / "scope_questions.jsonl", "train")]
 
 
 def examples(kb: KnowledgeBase, path: Path, split: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,7 +37,7 @@ def examples(kb: KnowledgeBase, path: Path, split: str | None) -> tuple[np.ndarr
     vs, xs, ys = [], [], []
     for q in load_questions(path, split):
         found = kb._retriever.search(q.question, kb.settings.answer_passages)
-        vs.append(found.query.vector)
+        vs.append(support.scope_inputs(found.query.vector, found.sections))
         xs.append(support.features(found.sections))
         ys.append(1.0 if q.in_scope else 0.0)
     return np.array(vs), np.array(xs), np.array(ys)
@@ -94,7 +95,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path)
     ap.add_argument("--check", type=Path, action="append", default=[])
-    ap.add_argument("--l2", type=float, default=0.01, help="L2 strength of the scope model")
+    ap.add_argument("--l2", type=float, default=0.1, help="L2 strength of the scope model")
     ap.add_argument("--write", action="store_true", help="save the fitted scope model to answer/scope.json")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -117,6 +118,7 @@ def main() -> None:
     if args.write:
         support.SCOPE_FILE.write_text(json.dumps({
             "model_id": report["model_id"], "bias": round(scope_b, 6), "l2": args.l2,
+            "ranking_features": list(support.FEATURES),
             "fitted_on": [f"{p.relative_to(ROOT)}{f' ({s})' if s else ''}" for p, s in TRAIN],
             "weights": [round(float(w), 6) for w in scope_w]}, indent=1) + "\n", encoding="utf-8")
     if args.json:

@@ -113,8 +113,8 @@ class Settings:
     # The probability that the guidebook answers the question (answer/support.py), calibrated by
     # bench/abstention.py (BENCHMARKS.md): below abstain_below `ask` says it found nothing, below
     # unsure_below it answers marked "not sure".
-    abstain_below: float = 0.3
-    unsure_below: float = 0.65
+    abstain_below: float = 0.2
+    unsure_below: float = 0.4
     llm_base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1
     llm_model: str = "default"
     llm_api_key: str | None = None
