@@ -4,26 +4,29 @@ Japanese-only material included.
 
 A question in an edition's language is translated with that edition's lexicon; a Japanese question
 with the easy-Japanese one (plain words -> standard terms: 逃げる -> 避難). Each Japanese lemma
-weighs as much as its best Dice coefficient. A language with no edition has no lexicon: its
-questions rely on the dense leg over every edition.
+weighs as much as its best Dice coefficient. The hand-written glossary (``answer.glossary``) adds
+the key terms a question names in any interpreting language, a language with no edition included.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from answer import glossary
 from answer.legs import Query
 from index.tokenize import tokenize
 from index.version import IndexVersion
 
 EASY = "ja-easy"
+GLOSSARY_WEIGHT = 1.0  # a hand-written translation is as sure as the lexicon's best (Dice 1)
 
 
 def translate(version: IndexVersion, query: Query) -> dict[str, float]:
-    """Japanese lemma -> weight for the question's words ({} when the lexicon has none)."""
+    """Japanese lemma -> weight for the question's words ({} when nothing translates): the
+    glossary's terms at full weight, the induced lexicon's words at their Dice coefficient."""
+    out = dict.fromkeys(glossary.default().lemmas(query.text, query.language), GLOSSARY_WEIGHT)
     words = version.lexicon.get(EASY if query.language == "ja" else query.language)
     if not words:
-        return {}
-    out: dict[str, float] = {}
+        return out
     for token in dict.fromkeys(tokenize(query.text, readings=False)):
         for lemma, weight in words.get(token, ()):
             out[lemma] = max(out.get(lemma, 0.0), weight)

@@ -6,6 +6,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from answer import glossary
 from answer.bridge import bridge_scores
 from answer.editions import editions_for
 from ingest.language import guess_language
@@ -86,9 +87,7 @@ class HybridRetriever:
         ranked: dict[str | None, list[tuple[int, tuple[float, float | None, float | None]]]] = {}
         leg_scores: dict[str, dict[int, float]] = {name: {} for name in self._legs}
         for edition in editions:
-            rows = tuple(ranges[edition]) if edition else None
-            legs = self._run_legs(prepared, mode, max(s.candidates, k), rows, timings)
-            ranked[edition] = self._rank(prepared, mode, legs, keep, timings)
+            legs, ranked[edition] = self._rank_edition(prepared, mode, edition, max(s.candidates, k), keep, timings)
             for name, leg in legs.items():
                 leg_scores[name].update(zip(leg.rows.tolist(), leg.scores.tolist()))
         scored = None
@@ -138,10 +137,33 @@ class HybridRetriever:
         ranges = self.version.manifest.languages
         timings: dict[str, float] = {}
         keep = max(self.settings.rerank_depth, 1)
-        ranked = {e: self._rank(prepared, "hybrid", self._run_legs(prepared, "hybrid", self.settings.candidates,
-                                                                    tuple(ranges[e]), timings), keep, timings)
+        ranked = {e: self._rank_edition(prepared, "hybrid", e, self.settings.candidates, keep, timings)[1]
                   for e in editions_for(text, ranges)}
         return self._score_sections(prepared, ranked, weights)
+
+    def _rank_edition(self, query: Query, mode: str, edition: str | None, n: int, keep: int,
+                      timings: dict[str, float]) -> tuple[dict[str, Ranked], list]:
+        """One edition's legs (top ``n`` each) and its ranking (top ``keep``)."""
+        own = self._in_edition_words(query, edition)
+        rows = tuple(self.version.manifest.languages[edition]) if edition else None
+        legs = self._run_legs(own, mode, n, rows, timings)
+        return legs, self._rank(own, mode, legs, keep, timings)
+
+    def _in_edition_words(self, query: Query, edition: str | None) -> Query:
+        """The query as the Japanese edition's keyword legs and re-ranker see it. A question in
+        another language shares no words with Japanese text, so there the Japanese lemmas of the
+        glossary terms it names (``answer.glossary``) stand in for its own tokens; the induced
+        lexicon's words stay in the bridge leg, where they are weighted (they are too noisy to
+        replace the question's words: Tagalog "po", "na" carry 改正, 法). Elsewhere the query as is."""
+        if edition != BASE or query.language.startswith("ja"):
+            return query
+        lemmas = glossary.default().lemmas(query.text, query.language)
+        if not lemmas:
+            return query
+        memo = query.memo if query.memo is not None else {}
+        if "translated" not in memo:  # its own keyword scores; the vector's results are shared
+            memo["translated"] = {k: v for k, v in memo.items() if k in ("sentence", "bridge")}
+        return query._replace(tokens=lemmas, memo=memo["translated"])
 
     def _samples(self) -> EditionSamples:
         if self._edition_samples is None:
