@@ -7,7 +7,7 @@ for this project) names each concept once: its Japanese term, other Japanese way
 (``ja_alt``), easy-Japanese paraphrases (``ja-easy``) and 1-4 ways to say it in each language. A
 question's phrases are matched on its normalised text (NFKC, lower case): in languages written with
 spaces a phrase must start a word (suffixes may follow: plurals, particles, case endings); in
-Chinese, Thai, Khmer, Burmese and Japanese, anywhere. Japanese questions are matched against the
+Chinese, Thai, Khmer, Burmese and Japanese, anywhere; a number (110, 119) only as a whole number. Japanese questions are matched against the
 Japanese variants and paraphrases with spaces removed.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Glossary:
                         key = _key(phrase, language)
                         if len(key) >= 2:  # a one-letter phrase would match inside anything
                             phrases.setdefault(key, entry["ja"])
-            alternatives = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
+            alternatives = "|".join(_pattern(p) for p in sorted(phrases, key=len, reverse=True))
             matcher = None if not phrases else re.compile(
                 f"(?:{alternatives})" if language in UNSPACED else rf"(?<!\w)(?:{alternatives})")
             self._languages[language] = (phrases, matcher)
@@ -75,6 +75,12 @@ class Glossary:
                 self._lemmas[term] = tuple(dict.fromkeys(tokenize(term, readings=False)))
             out.extend(self._lemmas[term])
         return list(dict.fromkeys(out))
+
+
+def _pattern(phrase: str) -> str:
+    """A phrase as a regular expression; a number must not run on (110 is not the start of 1100 yen)."""
+    return "".join((r"(?<!\d)" if phrase[0].isdigit() else "", re.escape(phrase),
+                    r"(?!\d)" if phrase[-1].isdigit() else ""))
 
 
 def _key(text: str, language: str) -> str:

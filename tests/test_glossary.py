@@ -15,6 +15,7 @@ def small(tmp_path):
          "ko": ["재류카드"], "zh-Hans": ["在留卡"], "es": ["tarjeta de residencia"]},
         {"ja": "避難所", "ja_alt": [], "ja-easy": ["にげる ところ"], "en": ["evacuation center", "shelter"]},
         {"ja": "年金", "en": ["x"]},  # a one-letter phrase is never used
+        {"ja": "110番", "en": ["110"], "zh-Hans": ["110"]},
     ]
     (tmp_path / "terms.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
     return Glossary(tmp_path)
@@ -26,6 +27,13 @@ def test_a_phrase_must_start_a_word_where_words_are_spaced(small):
     assert small.japanese_terms("a preresidence card", "en") == []  # inside a word: no
     assert small.japanese_terms("He perdido mi tarjeta  de residencia", "es") == ["在留カード"]  # spaces normalised
     assert small.japanese_terms("재류카드를 잃어버렸어요", "ko") == ["在留カード"]  # a particle may follow
+
+
+def test_a_number_matches_only_as_a_whole_number(small):
+    assert small.japanese_terms("Should I call 110 or the embassy?", "en") == ["110番"]
+    assert small.japanese_terms("I paid 1100 yen, not 2110", "en") == []
+    assert small.japanese_terms("打110报警", "zh-Hans") == ["110番"]
+    assert small.japanese_terms("付了1100日元", "zh-Hans") == []
 
 
 def test_unspaced_scripts_and_japanese_match_anywhere(small):
