@@ -20,10 +20,18 @@ EASY = "ja-easy"
 GLOSSARY_WEIGHT = 1.0  # a hand-written translation is as sure as the lexicon's best (Dice 1)
 
 
+def glossary_lemmas(query: Query) -> list[str]:
+    """The Japanese lemmas of the glossary terms the question names (matched once per query)."""
+    memo = query.memo if query.memo is not None else {}
+    if "glossary" not in memo:
+        memo["glossary"] = glossary.default().lemmas(query.text, query.language)
+    return memo["glossary"]
+
+
 def translate(version: IndexVersion, query: Query) -> dict[str, float]:
     """Japanese lemma -> weight for the question's words ({} when nothing translates): the
     glossary's terms at full weight, the induced lexicon's words at their Dice coefficient."""
-    out = dict.fromkeys(glossary.default().lemmas(query.text, query.language), GLOSSARY_WEIGHT)
+    out = dict.fromkeys(glossary_lemmas(query), GLOSSARY_WEIGHT)
     words = version.lexicon.get(EASY if query.language == "ja" else query.language)
     if not words:
         return out

@@ -22,7 +22,8 @@ class Query(NamedTuple):
     tokens: list[str]  # keyword tokens (index.tokenize, query form)
     vector: np.ndarray  # the embedded question, L2-normalised
     language: str = ""  # the question's language (ingest.language)
-    memo: dict | None = None  # per-query results the legs share between editions (HybridRetriever.prepare)
+    memo: dict | None = None  # per-query results the legs share between editions (HybridRetriever.prepare);
+    # what depends on the tokens is keyed by them, so a copy with other tokens can share the dict
     allowed: np.ndarray | None = None  # rows the search may return (a source filter), None for all
 
 
@@ -90,12 +91,15 @@ class BridgeLeg:
 
 
 def full_scores(query: Query, name: str, index: KeywordIndex, tokens: list[str] | None = None) -> np.ndarray:
-    """BM25 of every row for this query, computed once per query and leg (each edition slices it)."""
+    """BM25 of every row for this query, computed once per query, leg and tokens (each edition slices
+    it; the Japanese edition may read a question in translated tokens, ``HybridRetriever``)."""
+    tokens = query.tokens if tokens is None else tokens
     memo = query.memo if query.memo is not None else {}
-    if name not in memo:
-        scores = index.scores(query.tokens if tokens is None else tokens)
-        memo[name] = scores if query.allowed is None else scores * query.allowed
-    return memo[name]
+    key = (name, tuple(tokens))
+    if key not in memo:
+        scores = index.scores(tokens)
+        memo[key] = scores if query.allowed is None else scores * query.allowed
+    return memo[key]
 
 
 def sentence_cosines(query: Query, version: IndexVersion, rows: np.ndarray, default: np.ndarray) -> np.ndarray:
@@ -116,9 +120,10 @@ def sentence_cosines(query: Query, version: IndexVersion, rows: np.ndarray, defa
 def coverage(query: Query, version: IndexVersion, rows: np.ndarray) -> np.ndarray:
     """The idf-weighted share of the question's keywords each row contains (computed once per query)."""
     memo = query.memo if query.memo is not None else {}
-    if "coverage" not in memo:
-        memo["coverage"] = version.keyword.coverage_of_every_row(query.tokens)
-    return version.keyword.coverage(query.tokens, rows, memo["coverage"])
+    key = ("coverage", tuple(query.tokens))
+    if key not in memo:
+        memo[key] = version.keyword.coverage_of_every_row(query.tokens)
+    return version.keyword.coverage(query.tokens, rows, memo[key])
 
 
 def legs_of(version: IndexVersion) -> dict[str, Leg]:

@@ -6,8 +6,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from answer import glossary
-from answer.bridge import bridge_scores
+from answer.bridge import bridge_scores, glossary_lemmas
 from answer.editions import editions_for
 from ingest.language import guess_language
 from answer.fusion import Ranked, get_fusion
@@ -157,13 +156,8 @@ class HybridRetriever:
         replace the question's words: Tagalog "po", "na" carry 改正, 法). Elsewhere the query as is."""
         if edition != BASE or query.language.startswith("ja"):
             return query
-        lemmas = glossary.default().lemmas(query.text, query.language)
-        if not lemmas:
-            return query
-        memo = query.memo if query.memo is not None else {}
-        if "translated" not in memo:  # its own keyword scores; the vector's results are shared
-            memo["translated"] = {k: v for k, v in memo.items() if k in ("sentence", "bridge")}
-        return query._replace(tokens=lemmas, memo=memo["translated"])
+        lemmas = glossary_lemmas(query)
+        return query._replace(tokens=lemmas) if lemmas else query  # the memo keys BM25 by tokens
 
     def _samples(self) -> EditionSamples:
         if self._edition_samples is None:

@@ -87,11 +87,19 @@ def test_the_japanese_edition_reads_a_foreign_question_in_its_glossary_terms(sma
 
     monkeypatch.setattr(glossary, "default", lambda: small)
     retriever = object.__new__(HybridRetriever)  # the method reads only the query and the glossary
-    memo = {"sentence": np.zeros(3), "keyword": np.ones(3)}
+    from types import SimpleNamespace
+
+    from answer.legs import full_scores
+
+    memo = {}
     spanish = Query("perdí mi tarjeta de residencia", ["perdí", "tarjeta"], np.zeros(4), "es", memo)
     seen = retriever._in_edition_words(spanish, "ja")
     assert seen.tokens == ["在留", "カード"] and seen.vector is spanish.vector
-    assert "keyword" not in seen.memo and seen.memo["sentence"] is memo["sentence"]  # own BM25, shared cosines
+    assert seen.memo is memo  # one memo per question: the vector's results are shared
+    index = SimpleNamespace(scores=lambda tokens: np.full(3, float(len("".join(tokens)))))
+    assert full_scores(spanish, "keyword", index)[0] == len("perdítarjeta")
+    assert full_scores(seen, "keyword", index)[0] == len("在留カード")  # its own BM25, not the question's
+    assert full_scores(spanish, "keyword", index)[0] == len("perdítarjeta")
     assert retriever._in_edition_words(spanish, "en") is spanish  # another edition: the question's own words
     japanese = Query("ざいりゅうカードをなくした", ["在留"], np.zeros(4), "ja", {})
     assert retriever._in_edition_words(japanese, "ja") is japanese
