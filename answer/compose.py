@@ -34,9 +34,8 @@ def compose_answer(result: SearchResult, query: Query, passages: Sequence[Passag
                       support=support, timings_ms=dict(result.timings_ms), verdict="not_found",
                       language=query.language, edition=edition)
     quoted: list[tuple[Passage, list[Quote]]] = []
-    for i, p in enumerate(passages):  # the best section in full measure, the others a sentence less
-        quotes = key_sentences(p, query, sentence_vectors, keyword,
-                               settings.max_sentences if i == 0 else max(1, settings.max_sentences - 1))
+    for i, p in enumerate(passages):
+        quotes = key_sentences(p, query, sentence_vectors, keyword, budget(i, len(passages), settings.max_sentences))
         if quotes:
             quoted.append((p, quotes))
     if not quoted:
@@ -57,6 +56,15 @@ def compose_answer(result: SearchResult, query: Query, passages: Sequence[Passag
     return Answer(result.query, tuple(sentences), tuple(sources), note=note, support=support,
                   timings_ms=dict(result.timings_ms), blocks=tuple(blocks), verdict=verdict,
                   language=query.language, edition=edition or sources[0].chunk.language)
+
+
+def budget(i: int, sections: int, max_sentences: int) -> int:
+    """Key sentences for the ``i``-th of ``sections`` answer sections: ``max_sentences`` for a
+    section that answers alone; in a checklist of several, one fewer for the best and two fewer
+    for the others, so a several-part answer stays short (at least one each)."""
+    if sections == 1:
+        return max_sentences
+    return max(1, max_sentences - (1 if i == 0 else 2))
 
 
 def blocks_of(sentences: Sequence[AnswerSentence], sources: Sequence[Hit]) -> tuple[AnswerBlock, ...]:

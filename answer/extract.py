@@ -32,7 +32,6 @@ FEATURES = ("dense", "cosine", "words", *(f"fact_{kind}" for kind in KINDS), "fi
 # From `python bench/fit_keyfacts.py` (fit on the dev lines of eval/key_facts.jsonl); the bias last.
 WEIGHTS = np.array([1.047, 12.417, 1.235, 0.315, 0.075, 0.6, 0.365, 0.43, -0.183, -0.172, -0.441, 0.368, 0.498,
                     -12.044])
-PER_SECTION = 4
 _DIGIT = re.compile(r"\d")
 
 
@@ -88,7 +87,7 @@ def sentence_features(passage: Passage, query: Query, sentence_vectors: Sentence
 
 
 def key_sentences(passage: Passage, query: Query, sentence_vectors: SentenceVectorsFor,
-                  keyword: KeywordIndex, limit: int = PER_SECTION) -> list[Quote]:
+                  keyword: KeywordIndex, limit: int) -> list[Quote]:
     """The section's likeliest key sentences for the question (at most ``limit``), in reading order."""
     spans, x = sentence_features(passage, query, sentence_vectors, keyword)
     if not spans:

@@ -107,7 +107,7 @@ class Settings:
     top_k: int = 5
     max_query_chars: int = 2000
     answer_passages: int = 5  # sections an answer is chosen from
-    max_sentences: int = 4  # key sentences quoted from one answer section (one fewer each when several)
+    max_sentences: int = 5  # key sentences from a section that answers alone (answer.compose.budget)
     max_sections: int = 3  # answer blocks: sections within section_margin of the best one
     section_margin: float = 2.0  # in the section model's score units (answer/sections.py)
     # The probability that the guidebook answers the question (answer/support.py), calibrated by

@@ -3,7 +3,7 @@ key facts first, urgent sections first, an honest "not found"."""
 import numpy as np
 import pytest
 
-from answer.compose import compose_answer
+from answer.compose import budget, compose_answer
 from answer.extract import Passage, candidates, key_sentences
 from answer.keyfacts import deadline_days, fact_kinds
 from answer.legs import Query
@@ -145,3 +145,9 @@ def test_no_passage_abstains():
     answer = compose_answer(SearchResult("x", ()), query, [], spans_embedder(embedder), KeywordIndex.build(["a"]),
                             settings(), support=0.9, verdict="answered")
     assert answer.abstained and answer.sources == ()
+
+
+def test_sentence_budget_is_larger_for_a_section_that_answers_alone():
+    assert budget(0, 1, 5) == 5
+    assert [budget(i, 3, 5) for i in range(3)] == [4, 3, 3]
+    assert [budget(i, 2, 1) for i in range(2)] == [1, 1]  # never none
