@@ -23,7 +23,7 @@ class Query(NamedTuple):
     vector: np.ndarray  # the embedded question, L2-normalised
     language: str = ""  # the question's language (ingest.language)
     memo: dict | None = None  # per-query results the legs share between editions (HybridRetriever.prepare);
-    # what depends on the tokens is keyed by them, so a copy with other tokens can share the dict
+    # what depends on the tokens or the vector is keyed by them, so a copy with others can share the dict
     allowed: np.ndarray | None = None  # rows the search may return (a source filter), None for all
 
 
@@ -109,7 +109,9 @@ def sentence_cosines(query: Query, version: IndexVersion, rows: np.ndarray, defa
     memo = query.memo
     if memo is None:
         return version.sentences.best_cosine(rows, query.vector, default)
-    known = memo.setdefault("sentence", np.full(version.manifest.chunks, np.nan, dtype=np.float32))
+    # keyed by the vector: the Japanese edition may read a question through its glossary terms' vector
+    known = memo.setdefault(("sentence", query.vector.tobytes()),
+                            np.full(version.manifest.chunks, np.nan, dtype=np.float32))
     todo = np.unique(rows[np.isnan(known[rows])])
     if len(todo):
         known[todo] = version.sentences.best_cosine(todo, query.vector, np.full(len(todo), -np.inf, dtype=np.float32))

@@ -86,16 +86,26 @@ def test_the_japanese_edition_reads_a_foreign_question_in_its_glossary_terms(sma
     from answer.retrieve import HybridRetriever
 
     monkeypatch.setattr(glossary, "default", lambda: small)
-    retriever = object.__new__(HybridRetriever)  # the method reads only the query and the glossary
     from types import SimpleNamespace
 
     from answer.legs import full_scores
 
+    embedded = []  # what the Japanese pivot vector is embedded from
+
+    def embed_queries(texts):
+        embedded.extend(texts)
+        return np.array([[0.0, 1.0, 0.0, 0.0]])
+
+    retriever = object.__new__(HybridRetriever)  # the method reads only the query, the glossary, the embedder
+    retriever.embedder = SimpleNamespace(embed_queries=embed_queries)
     memo = {}
-    spanish = Query("perdí mi tarjeta de residencia", ["perdí", "tarjeta"], np.zeros(4), "es", memo)
+    spanish = Query("perdí mi tarjeta de residencia", ["perdí", "tarjeta"], np.array([1.0, 0.0, 0.0, 0.0]), "es", memo)
     seen = retriever._in_edition_words(spanish, "ja")
-    assert seen.tokens == ["在留", "カード"] and seen.vector is spanish.vector
-    assert seen.memo is memo  # one memo per question: the vector's results are shared
+    assert seen.tokens == ["在留", "カード"]
+    assert embedded == ["在留カード"]  # the Japanese term itself, embedded as a query
+    assert np.allclose(seen.vector, np.array([1.0, 1.0, 0.0, 0.0]) / np.sqrt(2))  # the two averaged, normalised
+    assert seen.memo is memo  # one memo per question
+    assert retriever._in_edition_words(spanish, "ja").vector is seen.vector and len(embedded) == 1  # once per query
     index = SimpleNamespace(scores=lambda tokens: np.full(3, float(len("".join(tokens)))))
     assert full_scores(spanish, "keyword", index)[0] == len("perdítarjeta")
     assert full_scores(seen, "keyword", index)[0] == len("在留カード")  # its own BM25, not the question's
