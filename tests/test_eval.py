@@ -107,3 +107,24 @@ def test_squad_converter_round_trip(tmp_path, fake_embedder):
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         report = evaluate(kb, load_questions(tmp_path / "out" / "questions.jsonl"), ["keyword"])
     assert report.modes["keyword"]["all"]["n"] == 2 and report.modes["keyword"]["all"]["R@5"] == 1.0
+
+
+@pytest.mark.parametrize("name", ["guidebook_questions.jsonl", "consultations.jsonl", "fresh_consultations.jsonl",
+                                  "scope_questions.jsonl", "key_facts.jsonl"])
+def test_guidebook_question_sets_name_real_sample_sections(name):
+    """Every gold section of the project's guidebook question sets is a section of the sample
+    (some editions have a section Japanese lacks; a typo would silently count as a miss), and ids
+    are unique."""
+    from ingest.markdown import load_markdown
+    from kb.config import PROJECT_ROOT
+
+    sections = {b.section_id for path in sorted((PROJECT_ROOT / "data" / "guidebook").glob("*/*.md"))
+                for b in load_markdown(path).blocks if b.section_id}
+    sections |= {".".join(s.split(".")[:n]) for s in sections for n in (1, 2)}  # a part or chapter as gold
+    rows = [json.loads(line) for line in (PROJECT_ROOT / "eval" / name).read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    assert len({r["id"] for r in rows}) == len(rows)
+    golds = [g for r in rows for g in ([r["section"]] if "section" in r else r.get("gold", []))
+             if isinstance(g, str)]
+    assert golds or name == "scope_questions.jsonl" or all(not r.get("in_scope", True) for r in rows)
+    assert not [g for g in golds if g not in sections]
