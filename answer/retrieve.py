@@ -55,6 +55,7 @@ class HybridRetriever:
         self._fuse = get_fusion(settings.fusion)
         self._legs = legs_of(version)
         self._edition_samples: EditionSamples | None = None  # built on the first search over editions
+        self._term_vectors: dict[str, np.ndarray] = {}  # glossary term -> its query vector (_pivot_vector)
 
     def prepare(self, text: str, sources: Sequence[str] | None = None) -> Query:
         allowed = self.version.rows_from(sources) if sources else None
@@ -153,9 +154,9 @@ class HybridRetriever:
         """The query as the Japanese edition's legs and re-ranker see it. A question in another
         language shares no words with Japanese text, so there the glossary terms it names
         (``answer.glossary``) carry it into Japanese: their lemmas stand in for its own keyword
-        tokens, and its vector is averaged with the vector of the Japanese terms themselves (e5
+        tokens, and its vector is averaged with the vectors of the Japanese terms themselves (e5
         matches Japanese to Japanese far better than across languages; statutes dev, dense leg
-        alone, R@5 .21 -> .40). The induced lexicon's words stay in the bridge leg, where they are
+        alone, R@5 .21 -> .38). The induced lexicon's words stay in the bridge leg, where they are
         weighted (too noisy to replace the question's words: Tagalog "po", "na" carry 改正, 法).
         Elsewhere the query as is."""
         if edition != BASE or query.language.startswith("ja"):
@@ -166,11 +167,16 @@ class HybridRetriever:
         return query._replace(tokens=lemmas, vector=self._pivot_vector(query))  # the memo keys by both
 
     def _pivot_vector(self, query: Query) -> np.ndarray:
-        """The question's vector plus its Japanese glossary terms' vector, normalised (once per query)."""
+        """The question's vector plus the mean of its Japanese glossary terms' vectors, normalised
+        (once per query). Each term is embedded once per process: the glossary is a fixed list."""
         memo = query.memo if query.memo is not None else {}
         if "pivot" not in memo:
             terms = glossary.default().japanese_terms(query.text, query.language)
-            mixed = query.vector + self.embedder.embed_queries([" ".join(terms)])[0]
+            new = [t for t in terms if t not in self._term_vectors]
+            if new:
+                self._term_vectors.update(zip(new, self.embedder.embed_queries(new)))
+            mean = np.mean([self._term_vectors[t] for t in terms], axis=0)
+            mixed = query.vector + mean / (np.linalg.norm(mean) or 1.0)
             memo["pivot"] = (mixed / (np.linalg.norm(mixed) or 1.0)).astype(query.vector.dtype)
         return memo["pivot"]
 

@@ -94,10 +94,11 @@ def test_the_japanese_edition_reads_a_foreign_question_in_its_glossary_terms(sma
 
     def embed_queries(texts):
         embedded.extend(texts)
-        return np.array([[0.0, 1.0, 0.0, 0.0]])
+        return np.array([[0.0, 2.0, 0.0, 0.0]] * len(texts))
 
     retriever = object.__new__(HybridRetriever)  # the method reads only the query, the glossary, the embedder
     retriever.embedder = SimpleNamespace(embed_queries=embed_queries)
+    retriever._term_vectors = {}
     memo = {}
     spanish = Query("perdí mi tarjeta de residencia", ["perdí", "tarjeta"], np.array([1.0, 0.0, 0.0, 0.0]), "es", memo)
     seen = retriever._in_edition_words(spanish, "ja")
@@ -106,6 +107,9 @@ def test_the_japanese_edition_reads_a_foreign_question_in_its_glossary_terms(sma
     assert np.allclose(seen.vector, np.array([1.0, 1.0, 0.0, 0.0]) / np.sqrt(2))  # the two averaged, normalised
     assert seen.memo is memo  # one memo per question
     assert retriever._in_edition_words(spanish, "ja").vector is seen.vector and len(embedded) == 1  # once per query
+    again = Query("tarjeta de residencia", ["tarjeta"], np.array([1.0, 0.0, 0.0, 0.0]), "es", {})
+    retriever._in_edition_words(again, "ja")
+    assert len(embedded) == 1  # a term is embedded once per process, whichever question names it
     index = SimpleNamespace(scores=lambda tokens: np.full(3, float(len("".join(tokens)))))
     assert full_scores(spanish, "keyword", index)[0] == len("perdítarjeta")
     assert full_scores(seen, "keyword", index)[0] == len("在留カード")  # its own BM25, not the question's
