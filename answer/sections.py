@@ -65,22 +65,31 @@ class EditionSamples:
     version): against them a question's cosines to one edition are put on that edition's scale."""
 
     def __init__(self, version: IndexVersion) -> None:
-        self._passages: dict[str, np.ndarray] = {}
-        self._sentences: dict[str, np.ndarray] = {}
+        passages, sentences = [], []
         offsets = version.sentences.offsets
         for edition, (start, end) in version.manifest.languages.items():
             rows = np.unique(np.linspace(start, end - 1, min(SAMPLE_ROWS, end - start)).astype(np.int64))
-            self._passages[edition] = np.asarray(version.vectors.vectors(rows), dtype=np.float32)
+            passages.append(np.asarray(version.vectors.vectors(rows), dtype=np.float32))
             a, b = int(offsets[start]), int(offsets[end])
             picks = np.unique(np.linspace(a, b - 1, min(SAMPLE_SENTENCES, b - a)).astype(np.int64)) if b > a else []
-            self._sentences[edition] = version.sentences.decoded(picks) \
-                if len(picks) else self._passages[edition]
+            sentences.append(version.sentences.decoded(picks) if len(picks) else passages[-1])
+        # All samples in one matrix, passages then sentences per edition: one product per question.
+        blocks = [block for pair in zip(passages, sentences) for block in pair]
+        self._stacked = np.concatenate(blocks) if blocks else np.zeros((0, 1), dtype=np.float32)
+        self._starts = np.cumsum([0] + [len(block) for block in blocks])[:-1]
+        self._editions = {e: i for i, e in enumerate(version.manifest.languages)}
 
-    def moments(self, edition: str, vector: np.ndarray) -> tuple[float, float, float, float]:
-        """(mean, sd) of the question's passage cosines and of its sentence cosines in ``edition``."""
-        d = self._passages[edition] @ vector
-        s = self._sentences[edition] @ vector
-        return float(d.mean()), float(d.std()) or 1.0, float(s.mean()), float(s.std()) or 1.0
+    def moments(self, vector: np.ndarray) -> dict[str, tuple[float, float, float, float]]:
+        """Per edition: (mean, sd) of the question's passage cosines and of its sentence cosines."""
+        if not self._editions:
+            return {}
+        cos = (self._stacked @ vector).astype(np.float64)
+        sizes = np.maximum(np.diff(np.r_[self._starts, len(cos)]), 1)
+        mean = np.add.reduceat(cos, self._starts) / sizes
+        sd = np.sqrt(np.maximum(np.add.reduceat(cos * cos, self._starts) / sizes - mean * mean, 0.0))
+        sd = np.where(sd > 0, sd, 1.0)
+        return {e: (float(mean[2 * i]), float(sd[2 * i]), float(mean[2 * i + 1]), float(sd[2 * i + 1]))
+                for e, i in self._editions.items()}
 
 
 def score_sections(version: IndexVersion, samples: EditionSamples, query: Query,
@@ -119,10 +128,11 @@ def score_sections(version: IndexVersion, samples: EditionSamples, query: Query,
     row_e = pair_e[row_pair]
     # Per edition: the question's cosine moments, BM25 moments, re-ranker moments and floor.
     m = np.zeros((len(editions), 9))
+    cosine_moments = samples.moments(query.vector)
     for j, e in enumerate(editions):
         a, b = ranges[e]
         cand = np.asarray(ranked[e].scores, dtype=np.float64)
-        m[j] = (*samples.moments(e, query.vector), float(bm25[a:b].mean()), float(bm25[a:b].std()) or 1.0,
+        m[j] = (*cosine_moments[e], float(bm25[a:b].mean()), float(bm25[a:b].std()) or 1.0,
                 float(cand.mean()) if len(cand) else 0.0, float(cand.std()) if len(cand) > 1 else 1.0,
                 float(cand.min()) if len(cand) else 0.0)
     sd = lambda col: np.where(m[:, col] > 1e-9, m[:, col], 1.0)  # noqa: E731

@@ -12,6 +12,7 @@ from index.cache import EmbeddingCache, text_key
 from index.tokenize import ANALYZER_IDS, ANALYZERS
 
 K1, B = 1.5, 0.75
+TEXT_MEMO = 50_000  # sentences whose token sets a process keeps (a few MB)
 
 
 def _bm25s():
@@ -87,6 +88,10 @@ class KeywordIndex:
         self.size = size
         self.analyzer = analyzer
         self._tokenize = ANALYZERS[analyzer]
+        # Token sets of texts that are not rows (answer sentences), kept per process: an answer
+        # quotes from the same few thousand guidebook sentences again and again, and cutting one
+        # sentence costs more than the rest of its scoring. Bounded, so a large index cannot grow it.
+        self._text_tokens: dict[str, frozenset[str]] = {}
 
     @classmethod
     def build(cls, texts: Sequence[str], analyzer: str = "lemma",
@@ -137,7 +142,11 @@ class KeywordIndex:
         if not tokens:
             return 0.0
         weights = self.idf(list(tokens))
-        present = set(self._tokenize(text))
+        present = self._text_tokens.get(text)
+        if present is None:
+            if len(self._text_tokens) >= TEXT_MEMO:
+                self._text_tokens.clear()
+            present = self._text_tokens[text] = frozenset(self._tokenize(text))
         total = sum(weights)
         return sum(w for t, w in zip(tokens, weights) if t in present) / total if total else 0.0
 
