@@ -272,3 +272,16 @@ def test_cached_tokens_are_reused_and_equal_fresh_ones(tmp_path, monkeypatch):
                 assert rows.tolist() == expected_rows.tolist() and np.allclose(scores, expected_scores)
     finally:
         cache.close()
+
+
+def test_text_coverage_memo_is_bounded_and_does_not_change_the_score(monkeypatch):
+    import index.keyword as keyword
+    monkeypatch.setattr(keyword, "TEXT_MEMO", 2)
+    index = KeywordIndex.build(["在留カードの再交付", "ごみの出し方", "国民健康保険の加入"])
+    tokens = tokenize("在留カードをなくした")
+    texts = ["在留カードを再交付します", "ごみは朝に出します", "保険に加入します"]
+    first = [index.text_coverage(tokens, t) for t in texts]
+    assert len(index._text_tokens) <= 2
+    fresh = KeywordIndex.build(["在留カードの再交付", "ごみの出し方", "国民健康保険の加入"])
+    assert first == [fresh.text_coverage(tokens, t) for t in texts]
+    assert index.text_coverage(tokens, texts[0]) == first[0] > 0
