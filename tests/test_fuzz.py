@@ -48,11 +48,13 @@ MARKDOWN = st.builds(lambda front, lines: front + "\n".join(lines),
                      st.lists(MD_LINE, max_size=40))
 
 
-def _write(data: bytes, suffix: str, name: str = "case") -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="kbfuzz"))
-    path = folder / f"{name}{suffix}"
-    path.write_bytes(data)
-    return path
+def _load_written(load, data: bytes, suffix: str, name: str = "case") -> None:
+    """``data`` written to a file of its own, checked with ``_document_or_one_line``, then removed
+    (hypothesis runs hundreds of examples: left behind, they would fill the temporary directory)."""
+    with tempfile.TemporaryDirectory(prefix="kbfuzz") as folder:
+        path = Path(folder) / f"{name}{suffix}"
+        path.write_bytes(data)
+        _document_or_one_line(load, path)
 
 
 def _document_or_one_line(load, path: Path) -> None:
@@ -82,7 +84,7 @@ def test_markdown_and_text_loaders_end_with_a_document_or_one_line(text, encodin
     except UnicodeEncodeError:
         data = text.encode("utf-8", "surrogatepass")
     for suffix, load in ((".md", load_markdown), (".txt", load_text)):
-        _document_or_one_line(load, _write(data, suffix))
+        _load_written(load, data, suffix)
 
 
 SECTION = st.sampled_from(["MainProvision", "Chapter", "Section", "Article", "Paragraph", "SupplProvision",
@@ -120,7 +122,7 @@ def law_html(draw) -> str:
 @given(law_html(), st.sampled_from(["utf-8", "cp932", "utf-16"]),
        st.sampled_from(["100AC0000000001_20250601_000", "law", "x_1"]))
 def test_the_law_html_loader_ends_with_a_document_or_one_line(page, encoding, name):
-    _document_or_one_line(load_law_html, _write(page.encode(encoding, "replace"), ".html", name))
+    _load_written(load_law_html, page.encode(encoding, "replace"), ".html", name)
 
 
 def _pdf(pages: list[list[tuple[float, float, float, str]]]) -> bytes:
@@ -158,7 +160,7 @@ def test_the_pdf_loader_ends_with_a_document_or_one_line(pages, damage, where):
         data += os.urandom(64)
     elif damage == "no-eof":
         data = data.replace(b"%%EOF", b"")
-    _document_or_one_line(load_pdf, _write(bytes(data), ".pdf"))
+    _load_written(load_pdf, bytes(data), ".pdf")
 
 
 BLOCKS = st.lists(st.builds(Block, TEXT.filter(str.strip), st.lists(TEXT, max_size=3).map(tuple),
@@ -179,7 +181,11 @@ def test_chunks_are_verbatim_spans_within_the_size(blocks, size, overlap):
 @given(st.lists(st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\0" not in b
                                                           and b not in (b".", b"..")), min_size=1, max_size=5))
 def test_any_file_name_is_read_or_reported_never_a_crash(names):
-    folder = Path(tempfile.mkdtemp(prefix="kbfuzz"))
+    with tempfile.TemporaryDirectory(prefix="kbfuzz") as folder:
+        _load_names(Path(folder), names)
+
+
+def _load_names(folder: Path, names: list[bytes]) -> None:
     for n, raw in enumerate(names):
         with open(os.fsencode(folder) + b"/" + raw + f"{n}.md".encode(), "wb") as f:
             f.write("# 見出し\n本文です。\n".encode())
