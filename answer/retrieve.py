@@ -23,6 +23,9 @@ from kb.errors import QueryError
 from kb.model import Chunk, Hit, SearchResult
 
 MODES = ("hybrid", "dense", "keyword")
+# Sentences an answer quotes whose span no stored vector has (one that a chunk boundary cut, whole in
+# the joined section): each is embedded once per process, not on every answer (~50 ms for a long one).
+SPAN_MEMO = 4096
 
 
 def check_query(query: str, k: int, max_chars: int) -> str:
@@ -56,6 +59,7 @@ class HybridRetriever:
         self._legs = legs_of(version)
         self._edition_samples: EditionSamples | None = None  # built on the first search over editions
         self._term_vectors: dict[str, np.ndarray] = {}  # glossary term -> its query vector (_pivot_vector)
+        self._span_vectors: dict[str, np.ndarray] = {}  # unstored sentence text -> its vector (SPAN_MEMO)
 
     def prepare(self, text: str, sources: Sequence[str] | None = None) -> Query:
         allowed = self.version.rows_from(sources) if sources else None
@@ -242,5 +246,14 @@ class HybridRetriever:
                     continue
             missing.append(i)
         if missing:
-            out[missing] = self.embedder.embed_passages([sentence_text(*spans[i]) for i in missing])
+            texts = [sentence_text(*spans[i]) for i in missing]
+            # read once into a local dict: another thread may clear the memo meanwhile
+            known = {t: v for t in dict.fromkeys(texts) if (v := self._span_vectors.get(t)) is not None}
+            new = [t for t in dict.fromkeys(texts) if t not in known]
+            if new:
+                known.update(zip(new, self.embedder.embed_passages(new)))
+                if len(self._span_vectors) + len(new) > SPAN_MEMO:
+                    self._span_vectors.clear()
+                self._span_vectors.update((t, known[t]) for t in new)
+            out[missing] = [known[t] for t in texts]
         return out

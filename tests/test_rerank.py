@@ -92,3 +92,28 @@ def test_coverage_from_postings_matches_tokenising_the_text():
     assert keyword.coverage(tokens, [2])[0] == pytest.approx(expected[2])
     assert keyword.coverage([], [0]).tolist() == [0.0]
     assert 0 < expected[2] < 1 and expected[1] == 0
+
+
+def test_unstored_sentence_spans_are_embedded_once_and_the_memo_is_bounded(index, fake_embedder, monkeypatch):
+    import answer.retrieve as retrieve
+    from index.sentences import sentence_text
+    from kb import KnowledgeBase
+
+    kb = KnowledgeBase.open(index)
+    retriever = kb._retriever
+    row = 0
+    c = retriever.version.store.chunks([row])[row]
+    stored = [(c, int(a), int(b)) for a, b in retriever.version.sentences.of(row)[0]]
+    before = fake_embedder.passage_calls
+    assert np.allclose(retriever.sentence_vectors(stored), retriever.version.sentences.of(row)[1])
+    assert fake_embedder.passage_calls == before  # stored spans: nothing embedded
+    unstored = [(c, 0, 3), (c, 1, 4), (c, 0, 3)]
+    first = retriever.sentence_vectors(unstored)
+    assert fake_embedder.passage_calls == before + 2  # the repeated span once
+    assert np.allclose(first, fake_embedder.embed_passages([sentence_text(*s) for s in unstored]))
+    calls = fake_embedder.passage_calls
+    assert np.array_equal(retriever.sentence_vectors(unstored), first) and fake_embedder.passage_calls == calls
+    monkeypatch.setattr(retrieve, "SPAN_MEMO", 2)
+    retriever.sentence_vectors([(c, 2, 5), (c, 3, 6)])
+    assert len(retriever._span_vectors) <= 2
+    kb.close()
