@@ -10,6 +10,7 @@ questions (cross-validated) and for each check file (never used to fit or to cho
 saves the fitted scope model to answer/scope.json. Usage:
 
     python bench/abstention.py [--index DIR] [--check ../shared/eval/consultations/dev.jsonl] [--write] [--json]
+    python bench/abstention.py --check eval/scope_questions.jsonl@heldout   # one split of a file
 """
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def report_for(p: np.ndarray, y: np.ndarray, lo: float, hi: float) -> dict[str, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path)
-    ap.add_argument("--check", type=Path, action="append", default=[])
+    ap.add_argument("--check", action="append", default=[], help="a JSON Lines file, or FILE@SPLIT for one split")
     ap.add_argument("--l2", type=float, default=0.1, help="L2 strength of the scope model")
     ap.add_argument("--write", action="store_true", help="save the fitted scope model to answer/scope.json")
     ap.add_argument("--json", action="store_true")
@@ -102,7 +103,8 @@ def main() -> None:
     kb = KnowledgeBase.open(args.index)
     parts = [examples(kb, p, s) for p, s in TRAIN]
     v, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
-    checks = {str(p): examples(kb, p, None) for p in args.check}
+    checks = {arg: examples(kb, Path(arg.rsplit("@", 1)[0]), arg.rsplit("@", 1)[1] if "@" in arg else None)
+              for arg in args.check}
     lo, hi = kb.settings.abstain_below, kb.settings.unsure_below
     scope_w, scope_b = fit(v, y, args.l2)
     rank_w, rank_b = fit(x, y, 0.05)
