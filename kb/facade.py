@@ -22,7 +22,7 @@ from answer.retrieve import HybridRetriever, check_query
 from index import sync as syncing
 from index.embed import Embedder, load_embedder, model_identity
 from index.layout import IndexLayout
-from index.version import IndexVersion, disk_usage, open_version
+from index.version import IndexVersion, disk_usage, open_store, open_version
 from ingest.chunker import stitch
 from ingest.fetch import FetchResult, fetch_all
 from ingest.fetchlist import load_fetch_list
@@ -33,6 +33,24 @@ from kb.model import Answer, Chunk, Hit, Progress, SearchResult
 from kb.reports import Status, SyncReport
 
 log = logging.getLogger("madoguchi")
+
+
+def _holds_only_sample(root: Path) -> bool:
+    """True if the live version of the index at ``root`` was built from the shipped sample only."""
+    folder = IndexLayout(root).current()
+    if folder is None:
+        return False
+    try:
+        store = open_store(folder)
+        try:
+            sources = store.sources()
+        finally:
+            store.close()
+    except Exception:  # an unreadable store: not provably the sample
+        return False
+    sample = SAMPLE_DIR.resolve()
+    return bool(sources) and all(s.meta.get("sample") and Path(s.path).resolve().is_relative_to(sample)
+                                 for s in sources)
 R = TypeVar("R", SearchResult, Answer)
 
 
@@ -64,10 +82,20 @@ class KnowledgeBase:
             settings = settings.with_(index=Path(path))
         get_fusion(settings.fusion)  # a bad setting fails before any loading
         use_model_cache(settings.model_cache)  # the language model routes each question
-        if IndexLayout(settings.index).current() is None and path is None and \
-                settings.index == settings.home / "index":  # only the default location gets the sample
+        default = path is None and settings.index == settings.home / "index"  # only it gets the sample
+        if default and IndexLayout(settings.index).current() is None:
             syncing.sync([SAMPLE_DIR], settings, embedder=embedder, progress=progress)
-        version = open_version(settings.index)
+        try:
+            version = open_version(settings.index)
+        except IndexMismatchError:
+            # Built by an older release (another format or analyzer): the sample alone is rebuilt
+            # in place from its files (the embedding cache keeps it to seconds); anything else
+            # could be someone's own sources, so its error stands.
+            if not (default and _holds_only_sample(settings.index)):
+                raise
+            log.warning("rebuilding the sample index at %s for this release", settings.index)
+            syncing.sync([SAMPLE_DIR], settings, embedder=embedder, progress=progress)
+            version = open_version(settings.index)
         m = version.manifest
         try:
             given = embedder is not None

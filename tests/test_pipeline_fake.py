@@ -256,3 +256,42 @@ def test_the_embedder_is_a_part_the_caller_can_pass(corpus, tmp_path, monkeypatc
 
     with pytest.raises(IndexMismatchError, match="built with model fake/bigram-hash"):
         KnowledgeBase.open(tmp_path / "idx", embedder=Other())
+
+
+def _make_stale(root):
+    """Make the live version at ``root`` look built by an older release (another analyzer)."""
+    from index.manifest import MANIFEST
+
+    path = IndexLayout(root).current() / MANIFEST
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["analyzer"] = "older-analyzer/1"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_stale_sample_index_at_the_default_location_is_rebuilt_from_the_sample(fake_embedder, isolated_home,
+                                                                                  tmp_path, monkeypatch):
+    import kb.facade as facade
+    from index.version import ANALYZERS
+    from tests.conftest import JA, write_sources
+
+    sample = write_sources(tmp_path / "sample", {"ja": JA.replace('edition = "t"', 'edition = "t"\nsample = true')})
+    monkeypatch.setattr(facade, "SAMPLE_DIR", sample)
+    KnowledgeBase.open().close()  # first use builds the sample at the default location
+    _make_stale(isolated_home / "index")
+    kb = KnowledgeBase.open()
+    try:
+        assert kb.status().analyzer == ANALYZERS
+        assert kb.search("在留カードをなくした").hits[0].chunk.section_id == "1.1.3"
+    finally:
+        kb.close()
+
+
+def test_a_stale_index_of_other_sources_is_never_replaced_by_the_sample(fake_embedder, isolated_home, tmp_path):
+    from tests.conftest import JA, write_sources
+
+    KnowledgeBase.sync([write_sources(tmp_path / "own", {"ja": JA})], index=isolated_home / "index")
+    live = IndexLayout(isolated_home / "index").current()
+    _make_stale(isolated_home / "index")
+    with pytest.raises(IndexMismatchError, match="kb sync"):
+        KnowledgeBase.open()
+    assert IndexLayout(isolated_home / "index").current() == live
