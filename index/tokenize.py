@@ -5,7 +5,8 @@ invisible joiners, and cut into script runs; each run is tokenised by its rule:
 
 * Japanese (kana or Japanese-only kanji outweigh Chinese-only Han in the whole text, see
   ``ingest.language.cjk_evidence``): fugashi + unidic-lite dictionary forms (lemmas) of content
-  morphemes, so 紛失した / 紛失して / 紛失 all match; punctuation, particles and auxiliaries are
+  morphemes, so 紛失した / 紛失して / 紛失 all match, and a noun made from a verb also as that verb
+  (引越し -> 引っ越し + 引っ越す, so it meets 引っ越した); punctuation, particles and auxiliaries are
   dropped. Plus katakana trigrams of the readings of each stretch of content morphemes, so an
   all-kana question (ひっこし, ざいりゅう) meets the kanji document (引っ越し, 在留): unidic cuts
   unknown kana strings badly (ざいりゅう -> 際 + 竜), but the reading stream is the same.
@@ -22,6 +23,7 @@ otherwise the keyword leg silently scores nothing.
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -29,7 +31,7 @@ from collections.abc import Iterator
 
 from ingest.language import cjk_evidence
 
-ANALYZER = "multiscript-lemma-kana3-bigram/3"
+ANALYZER = "multiscript-lemma-kana3-bigram/4"  # 4: a deverbal noun also gives its verb
 
 _HAN = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _KANA = "\u3006\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff"
@@ -134,6 +136,8 @@ def _japanese_tokens(text: str, readings: bool, hiragana_only: bool = False) -> 
             token = _lemma_token(lemma or surface)
             if token:
                 tokens.append(token)
+                if pos1 == "名詞" and (verb := _verb_of_noun(token)):
+                    tokens.append(verb)
         if readings:
             reading = _reading(surface, kana) if not hiragana_only or _HIRAGANA.fullmatch(surface) else ""
             if reading:
@@ -151,6 +155,28 @@ def _lemma_token(lemma: str) -> str:
         lemma = lemma.split("-", 1)[0]
     token = normalize(lemma)
     return token if _WORD_CHAR.search(token) else ""
+
+
+# A noun made from a verb's continuative form keeps its own lemma in unidic (引っ越し, 申し込み,
+# 支払い, 届け), apart from the verb's (引っ越す, 申し込む, 支払う, 届ける): 「引越しをしました」 would never
+# meet 「引っ越したときは」. Such a noun also yields the verb's lemma. The u-row kana that ends a godan
+# verb, for the i-row kana that ends its continuative form:
+_GODAN_END = dict(zip("いきぎしちにびみり", "うくぐすつぬぶむる"))
+_OKURIGANA_NOUN = re.compile(f"[{_HAN}].*[\u3041-\u3096]$")  # kanji, then ends in hiragana
+
+
+@functools.lru_cache(maxsize=8192)
+def _verb_of_noun(lemma: str) -> str | None:
+    """The verb lemma a noun lemma is the continuative form of (引っ越し -> 引っ越す, 届け -> 届ける),
+    if the dictionary reads that verb as one verb; None for other nouns (手続き: there is no verb 手続く)."""
+    if not _OKURIGANA_NOUN.fullmatch(lemma):
+        return None
+    candidates = ([lemma[:-1] + _GODAN_END[lemma[-1]]] if lemma[-1] in _GODAN_END else []) + [lemma + "る"]
+    for verb in candidates:
+        parsed = list(_morphemes(verb))
+        if len(parsed) == 1 and parsed[0][1] == "動詞" and parsed[0][2] == verb:
+            return verb
+    return None
 
 
 def _reading(surface: str, kana: str | None) -> str:

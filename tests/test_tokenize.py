@@ -285,3 +285,15 @@ def test_text_coverage_memo_is_bounded_and_does_not_change_the_score(monkeypatch
     fresh = KeywordIndex.build(["在留カードの再交付", "ごみの出し方", "国民健康保険の加入"])
     assert first == [fresh.text_coverage(tokens, t) for t in texts]
     assert index.text_coverage(tokens, texts[0]) == first[0] > 0
+
+
+def test_a_noun_made_from_a_verb_also_gives_the_verb_so_it_meets_the_verb():
+    # unidic keeps 引越し (noun, lemma 引っ越し) apart from 引っ越した (verb, lemma 引っ越す)
+    assert "引っ越す" in tokenize("引越しをしました", query=True)
+    assert "引っ越す" in tokenize("別の市区町村から引っ越してきたときは")
+    assert {"申し込む", "支払う", "届ける"} <= set(tokenize("申し込みと支払いと届け"))
+    assert tokenize("手続きをする") == tokenize("手続きをする")  # no verb 手続く: nothing added
+    assert "手続く" not in tokenize("手続きをする")
+    index = KeywordIndex.build(["別の市区町村から引っ越してきたときは、14日以内に転入届を出します。", "ごみの出し方"])
+    rows, scores = index.search("引越しをしました", 2)
+    assert rows[0] == 0 and scores[0] > 0
