@@ -297,3 +297,12 @@ def test_a_noun_made_from_a_verb_also_gives_the_verb_so_it_meets_the_verb():
     index = KeywordIndex.build(["別の市区町村から引っ越してきたときは、14日以内に転入届を出します。", "ごみの出し方"])
     rows, scores = index.search("引越しをしました", 2)
     assert rows[0] == 0 and scores[0] > 0
+
+
+def test_readings_are_voiceless_so_a_voiced_compound_meets_its_parts():
+    # unidic reads 避難所 as 避難 + 所 (ヒナン + ショ); a resident writes ひなんじょ
+    query = set(tokenize("ひなんじょは どこですか", query=True))
+    assert {"ナンシ", "ンショ"} <= query and {"ナンシ", "ンショ"} <= set(tokenize("避難所に行きます"))
+    index = KeywordIndex.build(["地震のときは近くの避難所に行きます。", "ごみは朝に出します。"])
+    rows, scores = index.search("ひなんじょは どこですか", 2)
+    assert rows[0] == 0 and scores[0] > 0
