@@ -329,16 +329,18 @@ def eval_(
     abstention: bool = typer.Option(False, "--abstention", help="Also score abstention with `ask`."),
     split: Optional[str] = typer.Option(None, "--split", help="Only the questions of this split (dev, heldout)."),
     source: Optional[List[str]] = SourceOpt,
+    misses: bool = typer.Option(False, "--misses", help="Also list the questions it got wrong: gold not all "
+                                "in the top 5, and (with --abstention) wrong abstentions."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Recall@1/5/10, cover@5, MRR@10 and nDCG@10 per mode, question language and style.
 
-    Example: [bold]kb eval eval/guidebook_questions.jsonl --abstention[/]
+    Example: [bold]kb eval eval/guidebook_questions.jsonl --abstention --misses[/]
     """
     kb = _open(index, not json_out)
     with _progress(not json_out) as progress:
         report = kb.evaluate(questions, mode, abstention=abstention, split=split, sources=source or None,
-                             progress=progress)
+                             misses=misses, progress=progress)
     emit(report.to_dict(), json_out, lambda r: _views().eval_view(r, str(questions)))
 
 

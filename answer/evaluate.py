@@ -14,6 +14,10 @@ whether ``ask`` abstains. ``cover@5`` is the share of a question's gold targets 
 several-part question needs them all). Metrics are given overall ("all"), per question language,
 by whether the language has an edition in the index ("edition:yes" / "edition:no"), and per style
 ("style:multi", ...) when questions carry one. ``split`` ("dev", "heldout") selects a subset.
+With ``misses``, the report also lists what went wrong, question by question: each in-scope question
+whose gold targets are not all in the top 5 (per mode: where the first one ranks, cover@5, the top 5
+hits), and with ``abstention`` each answerable question ``ask`` abstained on and each out-of-scope
+one it answered (verdict and support).
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from answer.metrics import summarize
+from answer.metrics import cover_at, summarize
 from kb.errors import KBError
 from kb.model import Chunk
 
@@ -46,9 +50,13 @@ class EvalReport:
     questions: int
     modes: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)  # mode -> language -> metrics
     abstention: dict[str, float] | None = None
+    misses: dict[str, list[dict[str, Any]]] | None = None  # "retrieval", "abstention": see module docstring
 
     def to_dict(self) -> dict[str, Any]:
-        return {"questions": self.questions, "modes": self.modes, "abstention": self.abstention}
+        out = {"questions": self.questions, "modes": self.modes, "abstention": self.abstention}
+        if self.misses is not None:
+            out["misses"] = self.misses
+        return out
 
 
 def load_questions(path: Path, split: str | None = None) -> list[Question]:
@@ -115,34 +123,52 @@ def groups(q: Question, editions: Iterable[str] = ()) -> list[str]:
 
 
 def evaluate(kb, questions: list[Question], modes: Iterable[str] = MODES, *,
-             abstention: bool = False, sources: list[str] | None = None, progress=None) -> EvalReport:
-    """Score ``kb`` (a KnowledgeBase) on ``questions``; metrics overall ("all") and per group."""
+             abstention: bool = False, sources: list[str] | None = None, misses: bool = False,
+             progress=None) -> EvalReport:
+    """Score ``kb`` (a KnowledgeBase) on ``questions``; metrics overall ("all") and per group, and
+    with ``misses`` the questions it got wrong."""
     in_scope = [q for q in questions if q.in_scope]
-    report = EvalReport(questions=len(questions))
+    report = EvalReport(questions=len(questions), misses={"retrieval": []} if misses else None)
     editions = kb.editions()["languages"] if hasattr(kb, "editions") else {}
     for mode in modes:
         per_lang: dict[str, tuple[list, list]] = {}
         for q in in_scope:
             hits = kb.search(q.question, DEPTH, mode=mode, **({"sources": sources} if sources else {})).hits
             ranked = ranked_targets(q, (h.chunk for h in hits))
+            gold = set(range(len(q.gold)))
             for lang in groups(q, editions):
                 lists, golds = per_lang.setdefault(lang, ([], []))
                 lists.append(ranked)
-                golds.append(set(range(len(q.gold))))
+                golds.append(gold)
+            if report.misses is not None and cover_at(ranked, gold, 5) < 1:
+                report.misses["retrieval"].append(_retrieval_miss(q, mode, ranked, hits))
             if progress:
                 progress(mode, 1, len(in_scope))
         report.modes[mode] = {lang: summarize(lists, golds) for lang, (lists, golds) in
                               sorted(per_lang.items(), key=lambda kv: (kv[0] != "all", ":" in kv[0], kv[0]))}
     if abstention:
-        report.abstention = abstention_metrics(kb, questions, progress)
+        wrong: list[dict[str, Any]] | None = [] if misses else None
+        report.abstention = abstention_metrics(kb, questions, progress, wrong=wrong)
+        if report.misses is not None:
+            report.misses["abstention"] = wrong or []
     return report
 
 
-def abstention_metrics(kb, questions: list[Question], progress=None) -> dict[str, float]:
-    """Precision/recall of abstaining, with out-of-scope questions as the positive class."""
+def _retrieval_miss(q: Question, mode: str, ranked: list[Any], hits) -> dict[str, Any]:
+    first = next((i for i, target in enumerate(ranked, 1) if isinstance(target, int)), None)
+    return {"id": q.id, "language": q.language, "mode": mode, "first_gold_rank": first,
+            "cover@5": round(cover_at(ranked, set(range(len(q.gold))), 5), 3), "gold": list(q.gold),
+            "top5": [h.chunk.section_id or h.chunk.source_id for h in hits[:5]], "question": q.question}
+
+
+def abstention_metrics(kb, questions: list[Question], progress=None,
+                       wrong: list[dict[str, Any]] | None = None) -> dict[str, float]:
+    """Precision/recall of abstaining, with out-of-scope questions as the positive class; ``wrong``,
+    when given, receives each answerable question abstained on and each out-of-scope one answered."""
     tp = fp = fn = tn = 0
     for q in questions:
-        abstained = kb.ask(q.question).abstained
+        answer = kb.ask(q.question)
+        abstained = answer.abstained
         if progress:
             progress("abstention", 1, len(questions))
         if abstained and not q.in_scope:
@@ -153,6 +179,11 @@ def abstention_metrics(kb, questions: list[Question], progress=None) -> dict[str
             fn += 1
         else:
             tn += 1
+        if wrong is not None and abstained == q.in_scope:
+            wrong.append({"id": q.id, "language": q.language, "in_scope": q.in_scope, "verdict": answer.verdict,
+                          "support": round(answer.support, 3),
+                          "top": (answer.sources[0].chunk.section_id or answer.sources[0].chunk.source_id)
+                          if answer.sources else None, "question": q.question})
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": precision, "recall": recall, "out_of_scope": tp + fn, "in_scope": fp + tn,

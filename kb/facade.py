@@ -271,10 +271,11 @@ class KnowledgeBase:
 
     def evaluate(self, questions: str | Path, modes: Sequence[str] = ("dense", "keyword", "hybrid"), *,
                  abstention: bool = False, split: str | None = None, sources: Sequence[str] | None = None,
-                 progress: Progress | None = None) -> EvalReport:
-        """Retrieval (and abstention) quality on a labelled question file (``answer.evaluate``)."""
+                 misses: bool = False, progress: Progress | None = None) -> EvalReport:
+        """Retrieval (and abstention) quality on a labelled question file (``answer.evaluate``);
+        ``misses`` also lists the questions it got wrong."""
         return evaluate(self, load_questions(Path(questions), split), modes, abstention=abstention,
-                        sources=sources, progress=progress)
+                        sources=sources, misses=misses, progress=progress)
 
     def live_version(self) -> str | None:
         """The version published on disk now (the one served may lag by up to ``reload_every``)."""

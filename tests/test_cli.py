@@ -114,3 +114,20 @@ def test_terminal_escapes_and_bidi_overrides_in_indexed_text_never_reach_the_ter
         assert not set(result.output) & {"\x1b", "\x07", "\u202e", "\u202c", "\r"}, args
         if args[0] == "show" or "--render" in args:  # (tables wrap the text)
             assert "なくしたらtxt.exe警察に届けます。" in result.output
+
+
+def test_eval_misses_lists_the_questions_it_got_wrong(index, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
+        {"id": "hit", "question": "在留カードをなくした", "language": "ja", "gold": ["1.1"]},
+        {"id": "nowhere", "question": "在留カードをなくした", "language": "ja", "gold": ["9.9.9"]},
+        {"id": "oos", "question": "おいしいラーメン屋はどこ", "language": "ja", "in_scope": False}]) + "\n",
+        encoding="utf-8")
+    result = runner.invoke(app, ["eval", str(questions), "--index", str(index), "--mode", "hybrid",
+                                 "--abstention", "--misses", "--json"])
+    assert result.exit_code == 0, result.output
+    misses = json.loads(result.output)["misses"]
+    assert [m["id"] for m in misses["retrieval"]] == ["nowhere"] and misses["retrieval"][0]["top5"]
+    assert [m["id"] for m in misses["abstention"]] == ["oos"]  # the fake model's thresholds never abstain
+    table = runner.invoke(app, ["eval", str(questions), "--index", str(index), "--mode", "hybrid", "--misses"])
+    assert table.exit_code == 0 and "nowhere" in table.output and "9.9.9" in table.output

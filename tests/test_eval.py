@@ -61,6 +61,19 @@ def test_metrics_by_hand():
                                  "abstained_in_scope": 1, "answered_out_of_scope": 1}
 
 
+def test_misses_list_each_question_it_got_wrong_and_nothing_else():
+    rankings = {**RANKINGS, ("qe", "hybrid"): [chunk("4.1"), chunk("9.9")]}
+    questions = QUESTIONS + [Question("e", "qe", "vi", True, ("7.5",))]
+    report = evaluate(StubKB(rankings, abstains={"qc", "qa"}), questions, ["hybrid"], abstention=True, misses=True)
+    # qa and qb have every gold target in the top 5; qe has none of its
+    assert [(m["id"], m["first_gold_rank"], m["cover@5"], m["top5"]) for m in report.misses["retrieval"]] == \
+        [("e", None, 0.0, ["4.1", "9.9"])]
+    # qa (answerable) abstained, qd (out of scope) answered; qc was right
+    assert sorted((m["id"], m["in_scope"]) for m in report.misses["abstention"]) == [("a", True), ("d", False)]
+    assert "misses" in report.to_dict()
+    assert "misses" not in evaluate(StubKB(rankings), questions, ["hybrid"]).to_dict()
+
+
 def test_gold_forms():
     c = chunk("第十九条の七", source="laws/x.html", text="十四日以内に届け出", page="12")
     assert matches({"source_id": "laws/x.html", "section": "第十九条の七"}, c)

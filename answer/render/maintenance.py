@@ -144,7 +144,25 @@ def eval_view(report: dict[str, Any], title: str) -> RenderableType:
         a = report["abstention"]
         parts.append(Text(f"abstention: precision {a['precision']:.3f}, recall {a['recall']:.3f} "
                           f"({a['out_of_scope']} out-of-scope, {a['in_scope']} in-scope questions)"))
+    misses = report.get("misses") or {}
+    if misses.get("retrieval"):
+        parts.append(Text("\nGold not all in the top 5:", style="bold"))
+        for m in misses["retrieval"]:
+            parts.append(Text(f"{m['id']} [{m['language']}, {m['mode']}] first gold at {m['first_gold_rank'] or '-'}, "
+                              f"cover@5 {m['cover@5']:.2f}; gold {' '.join(map(_target, m['gold']))}; "
+                              f"top 5 {' '.join(map(str, m['top5']))}\n    {m['question']}"))
+    if misses.get("abstention"):
+        parts.append(Text("\nWrong abstentions:", style="bold"))
+        for m in misses["abstention"]:
+            kind = "answerable, abstained" if m["in_scope"] else "out of scope, " + m["verdict"]
+            parts.append(Text(f"{m['id']} [{m['language']}] {kind} (support {m['support']:.3f}, "
+                              f"top {m['top'] or '-'})\n    {m['question']}"))
     return Group(*parts)
+
+
+def _target(gold: Any) -> str:
+    """A gold target as a short label: a section id, or an object's values."""
+    return gold if isinstance(gold, str) else "/".join(str(v) for v in gold.values())
 
 
 def fetch_view(results: Iterable[dict[str, Any]], target: str) -> Lines:
