@@ -4,7 +4,8 @@ statutes' key terms, in every interpreting language, carried to the Japanese ter
 The induced lexicon (``index.lexicon``) only knows what the indexed editions translate, and a
 language with no edition gets nothing from it. The glossary (``answer/glossary/*.jsonl``, written
 for this project) names each concept once: its Japanese term, other Japanese ways to write it
-(``ja_alt``), easy-Japanese paraphrases (``ja-easy``) and 1-4 ways to say it in each language. A
+(``ja_alt``), easy-Japanese paraphrases (``ja-easy``) and 1-4 ways to say it in each language
+(up to 7 in the 11 most common ones: everyday wordings and the Japanese loan words residents use). A
 question's phrases are matched on its normalised text (NFKC, lower case): in languages written with
 spaces a phrase must start a word (suffixes may follow: plurals, particles, case endings); in
 Chinese, Thai, Khmer, Burmese and Japanese, anywhere; a number (110, 119) only as a whole number. Japanese questions are matched against the
