@@ -49,8 +49,11 @@ def _holds_only_sample(root: Path) -> bool:
     except Exception:  # an unreadable store: not provably the sample
         return False
     sample = SAMPLE_DIR.resolve()
-    return bool(sources) and all(s.meta.get("sample") and Path(s.path).resolve().is_relative_to(sample)
+    # front-matter values are stored as text: TOML's `sample = true` is "True"
+    return bool(sources) and all(s.meta.get("sample") == "True" and Path(s.path).resolve().is_relative_to(sample)
                                  for s in sources)
+
+
 R = TypeVar("R", SearchResult, Answer)
 
 
