@@ -49,9 +49,7 @@ def _holds_only_sample(root: Path) -> bool:
     except Exception:  # an unreadable store: not provably the sample
         return False
     sample = SAMPLE_DIR.resolve()
-    # front-matter values are stored as text: TOML's `sample = true` is "True"
-    return bool(sources) and all(s.meta.get("sample") == "True" and Path(s.path).resolve().is_relative_to(sample)
-                                 for s in sources)
+    return bool(sources) and all(s.sample and Path(s.path).resolve().is_relative_to(sample) for s in sources)
 
 
 R = TypeVar("R", SearchResult, Answer)
