@@ -140,8 +140,8 @@ def evaluate(kb, questions: list[Question], modes: Iterable[str] = MODES, *,
                 lists, golds = per_lang.setdefault(lang, ([], []))
                 lists.append(ranked)
                 golds.append(gold)
-            if report.misses is not None and cover_at(ranked, gold, 5) < 1:
-                report.misses["retrieval"].append(_retrieval_miss(q, mode, ranked, hits))
+            if report.misses is not None and (cover := cover_at(ranked, gold, 5)) < 1:
+                report.misses["retrieval"].append(_retrieval_miss(q, mode, ranked, cover, hits))
             if progress:
                 progress(mode, 1, len(in_scope))
         report.modes[mode] = {lang: summarize(lists, golds) for lang, (lists, golds) in
@@ -154,10 +154,10 @@ def evaluate(kb, questions: list[Question], modes: Iterable[str] = MODES, *,
     return report
 
 
-def _retrieval_miss(q: Question, mode: str, ranked: list[Any], hits) -> dict[str, Any]:
+def _retrieval_miss(q: Question, mode: str, ranked: list[Any], cover: float, hits) -> dict[str, Any]:
     first = next((i for i, target in enumerate(ranked, 1) if isinstance(target, int)), None)
     return {"id": q.id, "language": q.language, "mode": mode, "first_gold_rank": first,
-            "cover@5": round(cover_at(ranked, set(range(len(q.gold))), 5), 3), "gold": list(q.gold),
+            "cover@5": round(cover, 3), "gold": list(q.gold),
             "top5": [h.chunk.section_id or h.chunk.source_id for h in hits[:5]], "question": q.question}
 
 

@@ -248,8 +248,9 @@ class HybridRetriever:
         if missing:
             texts = [sentence_text(*spans[i]) for i in missing]
             # read once into a local dict: another thread may clear the memo meanwhile
-            known = {t: v for t in dict.fromkeys(texts) if (v := self._span_vectors.get(t)) is not None}
-            new = [t for t in dict.fromkeys(texts) if t not in known]
+            unique = list(dict.fromkeys(texts))
+            known = {t: v for t in unique if (v := self._span_vectors.get(t)) is not None}
+            new = [t for t in unique if t not in known]
             if new:
                 known.update(zip(new, self.embedder.embed_passages(new)))
                 if len(self._span_vectors) + len(new) > SPAN_MEMO:
