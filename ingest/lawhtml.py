@@ -32,6 +32,8 @@ EGOV_LAW_URL = "https://laws.e-gov.go.jp/law/{law_id}"
 _FILE_NAME = re.compile(r"^(?P<law_id>[0-9A-Za-z]+)_(?P<date>\d{8})(?:_(?P<amend>[0-9A-Za-z]+))?$")
 _SHORT_TITLE = re.compile(r"^[^（(\s]+")
 _FIGURE = "［図］"  # stands in for inline images so quoted figures do not read as 「」
+# Characters libxml2 parses into text but lxml refuses to write back (XML 1.0 forbids them).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 # Title-div class -> depth; Part(編) > Chapter(章) > Section(節) > Subsection(款) > Division(目).
 _HEADING_LEVELS = {
@@ -175,6 +177,7 @@ def _limit_depth(root: lxml.html.HtmlElement) -> None:
 
 def _clean(root: lxml.html.HtmlElement) -> None:
     """Make text_content() read like the printed page: no ruby readings, no UI boxes."""
+    _scrub(root)  # before any edit below: dropping an element rewrites its neighbour's text
     for el in list(root.iter("rt", "rp", "script", "style")):
         el.drop_tree()  # 庇<rt>ひ</rt>護 would otherwise read 庇ひ護
     for box in root.xpath('//div[@class="_shokanBox" or @class="_inyoBox"]'):
@@ -184,6 +187,15 @@ def _clean(root: lxml.html.HtmlElement) -> None:
         img.drop_tree()
     for br in root.iter("br"):
         br.tail = " " + (br.tail or "")  # lines inside a table cell
+
+
+def _scrub(root: lxml.html.HtmlElement) -> None:
+    """Control characters in text become spaces: lxml raises on writing them back."""
+    for el in root.iter():
+        if el.text and _NOT_XML.search(el.text):
+            el.text = _NOT_XML.sub(" ", el.text)
+        if el.tail and _NOT_XML.search(el.tail):
+            el.tail = _NOT_XML.sub(" ", el.tail)
 
 
 def _find_section(root: lxml.html.HtmlElement, name: str) -> etree._Element | None:

@@ -268,6 +268,21 @@ def test_not_a_law_page(tmp_path: Path, content: str) -> None:
     _assert_one_line_naming(exc, path)
 
 
+def test_control_characters_next_to_ruby_are_read_as_spaces(tmp_path: Path) -> None:
+    # Found by tests/test_fuzz.py: dropping the <rt> rewrites the text before it, which holds \x0b,
+    # and lxml refuses to write a control character back.
+    path = tmp_path / "100AC0000000001_20250601_000.html"
+    path.write_text('<html><body><div id="lawTitle" class="_shokanBoxParent">法</div>'
+                    '<section class="active MainProvision" id="MainProvision">'
+                    '<section class="active Article"><div class="_div_ArticleTitle">'
+                    '<span style="font-weight: bold;">第一条</span>\x0b在留<rt>ざいりゅう</rt>カード'
+                    '\x00を</div></section></section></body></html>', encoding="utf-8")
+    doc = load_law_html(path)
+    text = " ".join(b.text for b in doc.blocks)
+    assert "在留" in text and "カード" in text and "ざいりゅう" not in text
+    assert not any(ch in text for ch in "\x00\x0b")
+
+
 # ---------------------------------------------------------------------------------------------
 # Real e-Gov files (skipped when the shared corpus is absent)
 
