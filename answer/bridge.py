@@ -13,7 +13,7 @@ import numpy as np
 
 from answer import glossary
 from answer.legs import Query
-from index.tokenize import tokenize
+from index.lexicon import words_of
 from index.version import IndexVersion
 
 EASY = "ja-easy"
@@ -32,10 +32,11 @@ def translate(version: IndexVersion, query: Query) -> dict[str, float]:
     """Japanese lemma -> weight for the question's words ({} when nothing translates): the
     glossary's terms at full weight, the induced lexicon's words at their Dice coefficient."""
     out = dict.fromkeys(glossary_lemmas(query), GLOSSARY_WEIGHT)
-    words = version.lexicon.get(EASY if query.language == "ja" else query.language)
+    edition = EASY if query.language == "ja" else query.language
+    words = version.lexicon.get(edition)
     if not words:
         return out
-    for token in dict.fromkeys(tokenize(query.text, readings=False)):
+    for token in dict.fromkeys(words_of(query.text, edition)):
         for lemma, weight in words.get(token, ()):
             out[lemma] = max(out.get(lemma, 0.0), weight)
     return out

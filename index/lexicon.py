@@ -7,7 +7,8 @@ editions are parallel text, so they teach which Japanese words a foreign word st
 1. Mine sentence pairs: within each section both editions have (same section id), a sentence and
    a Japanese sentence that are each other's most similar (stored sentence vectors, cosine at
    least ``PAIR_COSINE``) are taken as translations.
-2. Count, over those pairs, how often a word of the edition and a Japanese lemma occur together,
+2. Count, over those pairs, how often a word of the edition (or two adjacent words, ``words_of``)
+   and a Japanese lemma occur together,
    and keep for each word the Japanese lemmas with the highest Dice coefficient
    (2·both / (word + lemma)), seen together at least ``MIN_PAIRS`` times.
 
@@ -36,6 +37,8 @@ MIN_PAIRS = 2
 MIN_DICE = 0.3
 PER_WORD = 3
 COMMON = 0.15  # a Japanese lemma in more than this share of the pairs is a function word here
+# Editions whose tokens are already character bigrams (index.tokenize): a pair of them means nothing.
+NO_PHRASES = {"zh-Hans", "zh-Hant", "th", "km", "my", "lo", "ko"}
 
 Lexicon = dict[str, dict[str, list[tuple[str, float]]]]  # edition -> word -> [(Japanese lemma, Dice)]
 
@@ -67,11 +70,22 @@ def sentence_pairs(chunks: Sequence[Chunk], spans: np.ndarray, offsets: np.ndarr
     return out
 
 
-def induce(pairs: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, float]]]:
+def words_of(text: str, language: str) -> list[str]:
+    """The words of an edition's text the lexicon translates: its lemma tokens and, outside
+    ``NO_PHRASES``, each two adjacent ones as "a b". A Vietnamese word is often two syllables (trợ
+    cấp, thành phố) and a term two words (residence card, にげる ところ): the pair is far surer of its
+    Japanese than either half."""
+    tokens = tokenize(text, readings=False)
+    if language in NO_PHRASES:
+        return tokens
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+
+
+def induce(pairs: Sequence[tuple[str, str]], language: str = "") -> dict[str, list[tuple[str, float]]]:
     """Word -> its likeliest Japanese lemmas with their Dice coefficients, best first."""
     words, lemmas, both = Counter(), Counter(), Counter()
     for text, japanese in pairs:
-        w = set(tokenize(text, readings=False))
+        w = set(words_of(text, language))
         j = set(tokenize(japanese, readings=False))
         words.update(w)
         lemmas.update(j)
@@ -89,7 +103,7 @@ def induce(pairs: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, float]
 
 
 def build(chunks: Sequence[Chunk], spans: np.ndarray, offsets: np.ndarray, vectors: np.ndarray) -> Lexicon:
-    return {edition: induce(pairs) for edition, pairs in sorted(sentence_pairs(chunks, spans, offsets, vectors).items())}
+    return {edition: induce(pairs, edition) for edition, pairs in sorted(sentence_pairs(chunks, spans, offsets, vectors).items())}
 
 
 def save(lexicon: Lexicon, folder: Path) -> None:

@@ -182,3 +182,6 @@ def test_the_lexicon_from_the_sample_carries_words_into_japanese(sample_kb):
     assert "年金" in pension, pension
     tax = translate(version, sample_kb._retriever.prepare("Tôi phải đóng thuế ở đâu?"))
     assert any("税" in lemma for lemma in tax), tax
+    # a two-syllable Vietnamese word translated as a whole: "trợ cấp" (allowance)
+    allowance = {lemma for lemma, _ in version.lexicon["vi"].get("trợ cấp", [])}
+    assert allowance & {"手当て", "支給", "給付"}, allowance

@@ -247,5 +247,14 @@ def test_the_lexicon_is_learned_from_mutually_best_sentence_pairs():
     found = induce(pairs["vi"])
     assert {"在留", "カード"} <= {lemma for lemma, _ in found["thẻ"]}
     assert "cảnh" not in found  # seen in one pair only
+    # a two-syllable word is translated as a whole, not only syllable by syllable
+    assert "在留" in {lemma for lemma, _ in found["cư trú"]}
+
+
+def test_lexicon_words_pair_adjacent_words_except_in_bigram_scripts() -> None:
+    from index.lexicon import words_of
+
+    assert words_of("thẻ cư trú", "vi") == ["thẻ", "cư", "trú", "thẻ cư", "cư trú"]
+    assert " " not in "".join(words_of("我的在留卡丢了", "zh-Hans"))  # already character bigrams
 
 
