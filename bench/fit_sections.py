@@ -80,11 +80,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, help="index folder (default: the default index, the sample)")
     ap.add_argument("--check", type=Path, action="append", default=[], help="extra question files to report")
+    ap.add_argument("--train", action="append", default=[], metavar="FILE[@SPLIT]",
+                    help="more training questions (default: only the files in TRAIN)")
     ap.add_argument("--l2", type=float, default=0.05)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     kb = KnowledgeBase.open(args.index)
-    train = [x for path, split in TRAIN for x in examples(kb, load_questions(path, split))]
+    sources = TRAIN + [(Path(p), s or None) for p, _, s in (t.partition("@") for t in args.train)]
+    train = [x for path, split in sources for x in examples(kb, load_questions(path, split))]
     checks = {str(p): examples(kb, load_questions(p)) for p in args.check}
     fitted = fit(train, args.l2)
     folds = list(train)
@@ -101,7 +104,7 @@ def main() -> None:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
     print(f"# {report['machine']}\n# fit on {len(train)} questions: " + ", ".join(
-        f"{p.name}{f' ({s})' if s else ''}" for p, s in TRAIN))
+        f"{p.name}{f' ({s})' if s else ''}" for p, s in sources))
     print("weights: " + ", ".join(f"{f} {w:.4f}" for f, w in zip(FEATURES, fitted)))
     print("| set | R@1 | R@5 | cover@5 | MRR@10 | n |\n|---|---|---|---|---|---|")
     for name, m in report["results"].items():

@@ -31,12 +31,13 @@ CJK_MIN_SHARE = 0.3
 _SCRIPT_LANGUAGE = {"hangul": "ko", "thai": "th", "lao": "lo", "khmer": "km", "myanmar": "my",
                     "devanagari": "ne", "mongolian": "mn", "sinhala": "si", "bengali": "bn",
                     "tamil": "ta", "greek": "el", "georgian": "ka", "armenian": "hy", "hebrew": "he"}
-# Languages py3langid may answer per script. Few candidates keep short texts from coming out as
-# exotic languages (Tagalog as Bikol, Indonesian as Malay): on 20 one- or two-word English
-# queries the guidebook's Latin-script languages alone gave 15 "en", adding fr/de/it gave 12.
-# Russian stays for Cyrillic: its letters differ enough from Ukrainian and Mongolian.
+# Languages py3langid may answer per script: the editions' and the interpreting languages' (the 20
+# of ISA's interpreting support: French is the one Latin-script language without an edition). Few
+# candidates keep short texts from coming out as exotic languages (Tagalog as Bikol, Indonesian as
+# Malay): on 20 one- or two-word English queries the Latin-script editions alone gave 15 "en",
+# adding fr/de/it gave 12. Russian stays for Cyrillic: its letters differ enough from Ukrainian and Mongolian.
 _CANDIDATES = {
-    "latin": ("en", "vi", "pt", "es", "tl", "id", "tr"),
+    "latin": ("en", "vi", "pt", "es", "tl", "id", "tr", "fr"),
     "cyrillic": ("uk", "mn", "ru"),
     "arabic": ("ar", "fa", "ur"),
     "cjk": ("ja", "zh"),
@@ -46,6 +47,9 @@ _EDITION_CODE = {"zh": "zh-Hans"}
 # probability the answer is English, the edition most Latin-script users can read.
 MIN_CONFIDENCE = 0.5
 _UNSURE = {"latin": "en"}
+# French shares many short words with English (rent, station, pension, deposit): "rent deposit"
+# comes out French at 0.54, "allocations familiales" at 0.63, so a French guess needs more.
+_MIN_CONFIDENCE_FOR = {"fr": 0.6}
 
 # Han characters that only one writing standard uses: Japanese shinjitai/kokuji (険 駅 込),
 # Simplified (险 这 们) and Traditional (險 這 們) Chinese. Quoted terms cross over (Chinese
@@ -59,7 +63,7 @@ _HANS = ("时请为报险发间许认费个护疗确难构续资证过询对办�
 _ZH_HAN = "怎查步收效假乘每您吧呢哪很啊"  # both Chinese standards, not Japanese
 _HANT = ("們這麼嗎說讓從對來會國學體當與點經實發證關險醫辦應條區變轉號讀賣驛圖檢權縣濟藥譯樣覽"
          "兩綠錄灣廣擴傳鐵單帶滯澤擇營榮價氣歸兒齒辭聽廳惡壓圍緣鹽穩繪覺樂觀舉驅輕擊劍嚴礦雜"
-         "縱處團戰淨滿勞歷齡邊繼續")
+         "縱處團戰淨滿勞歷齡邊繼續萬圓兩裡錢歲戶舊寫聲壞雙聯")
 _KANA_RE = re.compile(r"[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\uff66-\uff9d]")
 _JA_HAN_RE = re.compile(f"[{_JA_HAN}]")
 _HANS_RE = re.compile(f"[{_HANS}]")
@@ -149,7 +153,7 @@ def use_model_cache(directory: Path | None) -> None:
 
 def _identify(text: str, candidates: tuple[str, ...] | None, unsure: str | None = None) -> str:
     code, probability = _identifier(candidates).classify(text[:LANGID_CHARS])
-    if unsure and probability < MIN_CONFIDENCE:
+    if unsure and probability < _MIN_CONFIDENCE_FOR.get(code, MIN_CONFIDENCE):
         return unsure
     return _EDITION_CODE.get(code, code)
 

@@ -36,6 +36,14 @@ SENTENCES = {
            "Нүүсэн бол 14 хоногийн дотор хотын захиргаанд мэдэгдэх ёстой."],
     "uk": ["Я загубив посвідку на проживання. Що мені робити?",
            "Після переїзду потрібно повідомити міську адміністрацію протягом 14 днів."],
+    # Interpreting languages with no edition (ISA's 20-language interpreting support).
+    "fr": ["J'ai perdu ma carte de résident. Que dois-je faire ?",
+           "Après un déménagement, il faut déclarer sa nouvelle adresse à la mairie dans les 14 jours."],
+    "ru": ["Я потерял карту резидента. Что мне делать?"],
+    "ar": ["فقدت بطاقة الإقامة. ماذا يجب أن أفعل؟"],
+    "ur": ["میرا رہائشی کارڈ گم ہو گیا ہے۔ مجھے کیا کرنا چاہیے؟"],
+    "si": ["මගේ පදිංචි කාඩ්පත නැති වුණා. මම මොකද කරන්න ඕනේ?"],
+    "bn": ["আমার রেসিডেন্স কার্ড হারিয়ে গেছে। আমার কী করা উচিত?"],
 }
 CASES = [(lang, text) for lang, texts in SENTENCES.items() for text in texts]
 
@@ -52,6 +60,7 @@ def test_sentence_gets_its_edition_code(lang, text):
     ("在留資格変更許可申請", "ja"),
     ("在留资格变更许可申请", "zh-Hans"),
     ("在留資格變更許可申請", "zh-Hant"),
+    ("房租每月五萬圓", "zh-Hant"),  # 萬 圓: Traditional forms (万 円 in Japanese, 万 元 in Simplified)
     ("在留卡（在留カード）是发给在日本居留超过3个月的中长期在留者（中長期在留者）的身份证明文件。", "zh-Hans"),
 ])
 def test_han_text_is_told_apart(text, lang):
@@ -66,6 +75,8 @@ def test_japanese_terms_do_not_make_another_edition_japanese():
 
 @pytest.mark.parametrize("text, lang", [
     ("garbage", "en"), ("visa renewal", "en"), ("nenkin", "en"),  # model unsure: English
+    ("rent deposit", "en"),  # French at 0.54: French needs more certainty than the others
+    ("allocations familiales", "fr"), ("impôt sur le revenu", "fr"), ("carte de séjour perdue", "fr"),
     ("cartão", "pt"), ("sampah", "id"), ("çöp", "tr"), ("thẻ cư trú", "vi"),  # short but telling
 ])
 def test_short_latin_queries(text, lang):

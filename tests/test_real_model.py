@@ -37,6 +37,8 @@ def search_json(index, query: str, *extra: str) -> dict:
     # no Spanish or Korean edition: every edition is searched, the answer comes from Japanese
     ("Perdí mi tarjeta de residencia. ¿Qué tengo que hacer?", ("ja",)),
     ("재류카드를 잃어버렸어요. 어떻게 해야 하나요?", ("ja",)),
+    # French, an interpreting language with no edition: once taken for Portuguese and shown from it
+    ("J'ai perdu ma carte de résident. Que dois-je faire ?", ("ja",)),
 ])
 def test_lost_residence_card_finds_the_residence_card_section_first(sample_index, query, language):
     top = search_json(sample_index, query)["hits"][0]["citation"]
