@@ -1,9 +1,9 @@
 """Language editions: which editions a query searches, and the same section in another edition.
 
-The embedding model finds cross-lingual matches but favours text in the query's own language, so a
-question is searched in its own language's edition and in Japanese separately, and the two rankings
-are merged (``editions_for``). Editions are aligned by section number: the guidebook numbers chapters,
-sections and subsections identically in every language (``aligned``).
+The embedding model finds cross-lingual matches but favours text in the query's own language, so
+each edition is searched on its own, the question's first (``editions_for``), and the section model
+(``answer.sections``) weighs their evidence on one scale. Editions are aligned by section number: the
+guidebook numbers chapters, sections and subsections identically in every language (``aligned``).
 """
 from __future__ import annotations
 

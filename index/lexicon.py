@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from index.tokenize import tokenize
-from kb.errors import IndexMismatchError
+from index.manifest import read_part
 from kb.model import Chunk
 
 FILE = "lexicon.json"
@@ -111,12 +111,5 @@ def save(lexicon: Lexicon, folder: Path) -> None:
 
 
 def load(folder: Path) -> Lexicon:
-    try:
-        data = json.loads((folder / FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IndexMismatchError(f"{folder}: no {FILE}; rebuild the index with `kb sync`") from None
-    except (OSError, ValueError) as exc:
-        raise IndexMismatchError(f"{folder / FILE}: unreadable ({exc}); rebuild the index with `kb sync`") from None
-    if not isinstance(data, dict):
-        raise IndexMismatchError(f"{folder / FILE}: not a lexicon; rebuild the index with `kb sync`")
+    data = read_part(folder / FILE, "a lexicon")
     return {e: {w: [(str(j), float(d)) for j, d in c] for w, c in words.items()} for e, words in data.items()}

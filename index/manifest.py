@@ -10,11 +10,24 @@ from pathlib import Path
 from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from kb.files import write_json
 
-FORMAT = 8  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums;
+FORMAT = 9  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums;
 # 7: vectors in 8 bits (FAISS scalar quantiser for passages, int8 + scale for sentences);
-# 8: the lexicon also translates pairs of adjacent words (index.lexicon.words_of)
+# 8: the lexicon also translates pairs of adjacent words (index.lexicon.words_of); 9: readings.json (index.readings)
 MANIFEST = "manifest.json"
 FIX = "run `kb rollback` to serve the previous version, or `kb sync` to rebuild"
+
+
+def read_part(path: Path, what: str) -> dict:
+    """A version's JSON object file (the lexicon, the readings), or IndexMismatchError saying to rebuild."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexMismatchError(f"{path.parent}: no {path.name}; rebuild the index with `kb sync`") from None
+    except (OSError, ValueError) as exc:
+        raise IndexMismatchError(f"{path}: unreadable ({exc}); rebuild the index with `kb sync`") from None
+    if not isinstance(data, dict):
+        raise IndexMismatchError(f"{path}: not {what}; rebuild the index with `kb sync`")
+    return data
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,14 @@ def test_all_kana_question_finds_the_moving_notification(sample_kb):
     assert top.keyword_score and top.keyword_score > 0
 
 
+def test_an_all_kana_question_is_also_read_in_the_guidebooks_kanji(sample_kb):
+    """Read as 住民税 (index.readings), the question finds the resident-tax section first; from its kana
+    alone 12.3.1 came first (measured on the sample)."""
+    assert sample_kb._retriever.version.kana.to_kanji("じゅうみんぜいは いつ はらいますか") == "住民税は いつ はらいますか"
+    top = sample_kb.search("じゅうみんぜいは いつ はらいますか", 3).hits[0]
+    assert top.chunk.section_id.startswith("8.2"), top.citation.label()
+
+
 def test_answer_in_the_residents_edition(sample_kb):
     answer = sample_kb.ask("在留カードをなくしたらどうすればいいですか", lang="vi")
     assert not answer.abstained and answer.sources[0].chunk.language == "vi"
