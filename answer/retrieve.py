@@ -72,7 +72,8 @@ class HybridRetriever:
         if kanji == text:
             vector = self.embedder.embed_queries([text])[0]
         else:
-            tokens = tokens + [t for t in dict.fromkeys(self.version.keyword.query_tokens(kanji)) if t not in set(tokens)]
+            own = set(tokens)
+            tokens = tokens + [t for t in dict.fromkeys(self.version.keyword.query_tokens(kanji)) if t not in own]
             both = self.embedder.embed_queries([text, kanji]).sum(0)
             vector = (both / (np.linalg.norm(both) or 1.0)).astype(np.float32)
         return Query(text, tokens, vector, guess_language(text), {}, allowed)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from index.manifest import read_part
-from index.tokenize import KATAKANA_OF, VOICELESS, reading_runs
+from index.tokenize import HAN_RUN, KATAKANA_OF, VOICELESS, reading_runs
 from kb.errors import IndexMismatchError
 from kb.model import Chunk
 
@@ -35,7 +35,6 @@ MIN_KANA = 4
 MIN_VOICELESS = 5
 EASY_MAX_KANJI = 0.15  # an easy-Japanese question: under 15 % kanji, and phrases spaced apart
 
-_HAN = re.compile(r"[\u4e00-\u9fff\u3005\u3006\u30f5\u30f6]")
 _FURIGANA = re.compile(r"([\u4e00-\u9fff\u3005\u3006\u30f5\u30f6\u30a0-\u30ff]+)[（(]([\u3041-\u3096\u30fc]+)[）)]")
 _JAPANESE = re.compile(r"[\u3041-\u30ff\u4e00-\u9fff]")
 _SPACED = re.compile(r"[\u3041-\u30ff\u4e00-\u9fff][ \u3000]+[\u3041-\u30ff\u4e00-\u9fff]")
@@ -59,7 +58,7 @@ def build(chunks: Sequence[Chunk]) -> Readings:
                 written = reading = ""
                 for surface, kana in run[i:i + MAX_MORPHEMES]:
                     written, reading = written + surface, reading + kana
-                    if _HAN.search(written) and len(reading) >= MIN_KANA:
+                    if HAN_RUN.search(written) and len(reading) >= MIN_KANA:
                         counts[(reading, written)] += 1
     out: Readings = {kana: (written, True) for kana, written in furigana.items()}
     for (reading, written), _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -71,7 +70,7 @@ def looks_easy(text: str) -> bool:
     """Written like easy Japanese: Japanese with phrases spaced apart and under 15 % kanji."""
     japanese = _JAPANESE.findall(text)
     return bool(japanese) and bool(_SPACED.search(text)) and \
-        sum(1 for c in japanese if _HAN.match(c)) < EASY_MAX_KANJI * len(japanese)
+        sum(1 for c in japanese if HAN_RUN.match(c)) < EASY_MAX_KANJI * len(japanese)
 
 
 class KanaReader:
