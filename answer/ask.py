@@ -36,14 +36,18 @@ def ask(retriever: HybridRetriever, query: str, k: int | None, *, lang: str | No
     p = support.probability(prepared.vector, retriever.embedder.model_id, sections)
     verdict = support.verdict(p, answer.abstain_below, answer.unsure_below)
     chosen = answer_sections(result.hits, answer) if verdict != "not_found" else list(result.hits[:3])
-    target = lang if lang is None or lang in retriever.version.manifest.languages else BASE
+    editions = retriever.version.manifest.languages
+    target = lang if lang is None or lang in editions else BASE
+    # The language the answer is for: the one asked for, else the question's own (search already shows
+    # each section in it where its edition has the section, else in Japanese).
+    wanted = lang if lang is not None else (prepared.language if prepared.language != "und" else None)
     passages, fallback = [], []
     for hit in chosen:
         passage = section_passage(retriever, hit, target, prepared.vector)
-        if target is not None and passage.hit.chunk.language != target:
+        if wanted in editions and passage.hit.chunk.language != wanted:
             fallback.append(hit.chunk.section_id or hit.chunk.source_id)
         passages.append(passage)
-    note = edition_note(lang, target, fallback)
+    note = edition_note(wanted, wanted in editions, fallback)
     out = compose_answer(result, prepared, passages, retriever.sentence_vectors, retriever.version.keyword, answer,
                          support=p, verdict=verdict, note=note, edition=target or "")
     if generate_answer and not out.abstained:
@@ -85,14 +89,16 @@ def section_passage(retriever: HybridRetriever, hit: Hit, target: str | None, ve
     return Passage(replace(hit, chunk=joined), stored)
 
 
-def edition_note(lang: str | None, target: str | None, fallback: Sequence[str]) -> str:
-    notes = []
-    if lang is not None and target != lang:
-        notes.append(f"There is no {lang} edition in this knowledge base; answering from {BASE}.")
-    if fallback and target is not None:
-        notes.append(f"Not in the {target} edition: {', '.join(dict.fromkeys(fallback))} (quoted from the "
-                     f"{BASE} edition).")
-    return " ".join(notes)
+def edition_note(wanted: str | None, has_edition: bool, fallback: Sequence[str]) -> str:
+    """Says when the language the answer is for has no edition, or its edition lacks some of the
+    answer's sections (quoted from Japanese instead)."""
+    if wanted is None:
+        return ""
+    if not has_edition:
+        return f"There is no {wanted} edition in this knowledge base; answering from {BASE}."
+    if fallback:
+        return f"Not in the {wanted} edition: {', '.join(dict.fromkeys(fallback))} (quoted from the {BASE} edition)."
+    return ""
 
 
 def also_in(retriever: HybridRetriever, section_id: str | None, hit: Hit) -> tuple[str, ...]:

@@ -67,6 +67,18 @@ def test_ask_in_the_residents_language_with_fallback_notes(index, monkeypatch):
         assert "no ko edition" in ko.note and ko.sources[0].chunk.language == "ja"
 
 
+def test_without_lang_the_questions_own_language_gets_the_same_notes(index, monkeypatch):
+    """No --lang: the answer is for the question's language, and says what its edition lacks."""
+    monkeypatch.setenv("KB_SECTION_MARGIN", "1000")  # quote both sections, the one vi lacks too
+    with KnowledgeBase.open(index) as kb:
+        vi = kb.ask("Khi bị mất thẻ cư trú thì phải làm gì?")
+        assert sorted((h.chunk.section_id, h.chunk.language) for h in vi.sources) == [("1.1.3", "vi"), ("1.2", "ja")]
+        assert vi.note == "Not in the vi edition: 1.2 (quoted from the ja edition)."
+        ko = kb.ask("재류카드를 잃어버렸어요")
+        assert "no ko edition" in ko.note and {h.chunk.language for h in ko.sources} == {"ja"}
+        assert kb.ask("在留カードをなくしたらどうする").note == ""  # Japanese: nothing to say
+
+
 def test_kb_show_and_editions_commands(index):
     result = runner.invoke(app, ["show", "1.1", "--lang", "vi", "--index", str(index)])
     assert result.exit_code == 0 and "14 ngày" in result.stdout and "Thẻ cư trú" in result.stdout
