@@ -63,7 +63,7 @@ _HANS = ("时请为报险发间许认费个护疗确难构续资证过询对办�
 _ZH_HAN = "怎查步收效假乘每您吧呢哪很啊"  # both Chinese standards, not Japanese
 _HANT = ("們這麼嗎說讓從對來會國學體當與點經實發證關險醫辦應條區變轉號讀賣驛圖檢權縣濟藥譯樣覽"
          "兩綠錄灣廣擴傳鐵單帶滯澤擇營榮價氣歸兒齒辭聽廳惡壓圍緣鹽穩繪覺樂觀舉驅輕擊劍嚴礦雜"
-         "縱處團戰淨滿勞歷齡邊繼續萬圓兩裡錢歲戶舊寫聲壞雙聯")
+         "縱處團戰淨滿勞歷齡邊繼續萬圓裡錢歲戶舊寫聲壞雙聯")
 _KANA_RE = re.compile(r"[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fc-\u30ff\uff66-\uff9d]")
 _JA_HAN_RE = re.compile(f"[{_JA_HAN}]")
 _HANS_RE = re.compile(f"[{_HANS}]")
