@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -37,17 +37,20 @@ def ask(retriever: HybridRetriever, query: str, k: int | None, *, lang: str | No
     verdict = support.verdict(p, answer.abstain_below, answer.unsure_below)
     chosen = answer_sections(result.hits, answer) if verdict != "not_found" else list(result.hits[:3])
     editions = retriever.version.manifest.languages
-    target = lang if lang is None or lang in editions else BASE
+    second = fallback_of(retriever)
+    target = lang if lang is None or lang in editions else second
     # The language the answer is for: the one asked for, else the question's own (search already shows
-    # each section in it where its edition has the section, else in Japanese).
+    # each section in it where its edition has the section, else in the fallback edition).
     wanted = lang if lang is not None else (prepared.language if prepared.language != "und" else None)
-    passages, fallback = [], []
+    reference = wanted if wanted in editions else second  # the edition each section should come from
+    passages, fallback = [], {}
     for hit in chosen:
         passage = section_passage(retriever, hit, target, prepared.vector)
-        if wanted in editions and passage.hit.chunk.language != wanted:
-            fallback.append(hit.chunk.section_id or hit.chunk.source_id)
+        shown = passage.hit.chunk.language
+        if wanted is not None and shown != reference:
+            fallback.setdefault(shown, []).append(hit.chunk.section_id or hit.chunk.source_id)
         passages.append(passage)
-    note = edition_note(wanted, wanted in editions, fallback)
+    note = edition_note(wanted, reference, fallback)
     out = compose_answer(result, prepared, passages, retriever.sentence_vectors, retriever.version.keyword, answer,
                          support=p, verdict=verdict, note=note, edition=target or "")
     if generate_answer and not out.abstained:
@@ -74,7 +77,8 @@ def section_passage(retriever: HybridRetriever, hit: Hit, target: str | None, ve
     chunk = hit.chunk
     chunks = [chunk]
     if chunk.section_id and chunk.section_id[0].isdigit():
-        for edition in dict.fromkeys(e for e in (target, chunk.language if target is None else None, BASE) if e):
+        tried = (target, chunk.language if target is None else None, fallback_of(retriever), BASE)
+        for edition in dict.fromkeys(e for e in tried if e):
             found = [c for c in version.store.section(edition, chunk.section_id, subsections=False).values()
                      if c.language == edition]
             if found:
@@ -89,16 +93,24 @@ def section_passage(retriever: HybridRetriever, hit: Hit, target: str | None, ve
     return Passage(replace(hit, chunk=joined), stored)
 
 
-def edition_note(wanted: str | None, has_edition: bool, fallback: Sequence[str]) -> str:
-    """Says when the language the answer is for has no edition, or its edition lacks some of the
-    answer's sections (quoted from Japanese instead)."""
+def fallback_of(retriever: HybridRetriever) -> str:
+    """The edition sections are shown from when the asked one lacks them (setting fallback_edition),
+    Japanese if this index has no such edition."""
+    edition = retriever.settings.fallback_edition
+    return edition if edition in retriever.version.manifest.languages else BASE
+
+
+def edition_note(wanted: str | None, reference: str, fallback: Mapping[str, Sequence[str]]) -> str:
+    """Says when the language the answer is for has no edition (``reference`` is then the fallback
+    edition answered from), and which sections ``reference`` lacks (``fallback``: the edition each
+    was quoted from instead)."""
     if wanted is None:
         return ""
-    if not has_edition:
-        return f"There is no {wanted} edition in this knowledge base; answering from {BASE}."
-    if fallback:
-        return f"Not in the {wanted} edition: {', '.join(dict.fromkeys(fallback))} (quoted from the {BASE} edition)."
-    return ""
+    notes = [] if wanted == reference else [
+        f"There is no {wanted} edition in this knowledge base; answering from {reference}."]
+    notes += [f"Not in the {reference} edition: {', '.join(dict.fromkeys(ids))} (quoted from the {shown} edition)."
+              for shown, ids in fallback.items()]
+    return " ".join(notes)
 
 
 def also_in(retriever: HybridRetriever, section_id: str | None, hit: Hit) -> tuple[str, ...]:

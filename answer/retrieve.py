@@ -132,7 +132,7 @@ class HybridRetriever:
                     languages: Sequence[str] | None) -> list[tuple[int, tuple[float, float | None, float | None]]]:
         """The top ``k`` sections, each as (its row in the edition it is shown in, scores)."""
         own = {e: dict(rows) for e, rows in ranked.items()}
-        prefer = list(languages) if languages else [query.language, BASE, "en"]
+        prefer = list(languages) if languages else [query.language, self.settings.fallback_edition, BASE, "en"]
         out = []
         for score, best in zip(scored.scores[:k], scored.best_rows[:k]):
             edition = next((e for e in prefer if e in best), None) or max(best, key=lambda e: e == query.language)

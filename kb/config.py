@@ -62,6 +62,7 @@ class RetrievalSettings:
     rerank_depth: int
     top_k: int
     max_query_chars: int
+    fallback_edition: str  # where a section is shown from when the asked language's edition lacks it
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ class Settings:
     rerank_depth: int = 20  # fused candidates the learned re-ranker orders (answer/rerank.py; 0 = off)
     top_k: int = 5
     max_query_chars: int = 2000
+    # The edition a section is shown from when the question's language (or --lang) has no edition or
+    # its edition lacks the section: Japanese by default, e.g. "en" for residents who read English
+    # better; Japanese again where that edition lacks the section too.
+    fallback_edition: str = "ja"
     answer_passages: int = 5  # sections an answer is chosen from
     max_sentences: int = 5  # key sentences from a section that answers alone (answer.compose.budget)
     max_sections: int = 3  # answer blocks: sections within section_margin of the best one
@@ -176,6 +181,8 @@ class Settings:
         low = sorted(name for name, value in limits.items() if value <= 0)
         if low:
             raise ConfigError(f"{', '.join(low)} must be greater than 0")
+        if not self.fallback_edition.strip():
+            raise ConfigError("fallback_edition must name an edition, e.g. ja or en")
         if self.ui_lang not in ("auto", "ja", "en"):
             raise ConfigError(f"ui_lang={self.ui_lang!r}: choose ja, en or auto")
 
@@ -203,7 +210,7 @@ class Settings:
         weights = {"dense": self.dense_weight, "keyword": self.keyword_weight, "bigram": self.bigram_weight,
                    "bridge": self.bridge_weight}
         return RetrievalSettings(self.fusion, weights, self.rrf_k, self.candidates, self.rerank_depth,
-                                 self.top_k, self.max_query_chars)
+                                 self.top_k, self.max_query_chars, self.fallback_edition)
 
     @property
     def answer(self) -> AnswerSettings:

@@ -79,6 +79,23 @@ def test_without_lang_the_questions_own_language_gets_the_same_notes(index, monk
         assert kb.ask("在留カードをなくしたらどうする").note == ""  # Japanese: nothing to say
 
 
+def test_the_fallback_edition_is_a_setting(index, monkeypatch):
+    """fallback_edition: where a language with no edition (or a section its edition lacks) is answered
+    from; Japanese where that edition lacks the section too, and when the index has no such edition."""
+    monkeypatch.setenv("KB_SECTION_MARGIN", "1000")
+    monkeypatch.setenv("KB_FALLBACK_EDITION", "vi")
+    with KnowledgeBase.open(index) as kb:
+        ko = kb.ask("재류카드를 잃어버렸어요")
+        assert sorted((h.chunk.section_id, h.chunk.language) for h in ko.sources) == [("1.1.3", "vi"), ("1.2", "ja")]
+        assert ko.note == ("There is no ko edition in this knowledge base; answering from vi. "
+                           "Not in the vi edition: 1.2 (quoted from the ja edition).")
+        assert kb.ask("재류카드를 잃어버렸어요", lang="ko").note == ko.note
+    monkeypatch.setenv("KB_FALLBACK_EDITION", "en")  # not in this index
+    with KnowledgeBase.open(index) as kb:
+        ko = kb.ask("재류카드를 잃어버렸어요")
+        assert {h.chunk.language for h in ko.sources} == {"ja"} and "answering from ja" in ko.note
+
+
 def test_kb_show_and_editions_commands(index):
     result = runner.invoke(app, ["show", "1.1", "--lang", "vi", "--index", str(index)])
     assert result.exit_code == 0 and "14 ngày" in result.stdout and "Thẻ cư trú" in result.stdout
