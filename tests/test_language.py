@@ -83,6 +83,23 @@ def test_short_latin_queries(text, lang):
     assert detect_language(text) == lang
 
 
+@pytest.mark.parametrize("text", [
+    "Toi muon doi dia chi, phai lam gi?",  # py3langid: vi at .37, so English before
+    "Toi bi mat the",  # py3langid: en
+    "nha toi o Osaka",  # py3langid: pt
+])
+def test_vietnamese_typed_without_diacritics(text):
+    assert detect_language(text) == "vi"
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("Can I do a part-time job as a student?", "en"), ("Where do I pay my resident tax?", "en"),
+    ("Nao sei onde pagar o imposto", "pt"), ("Saan ako magbabayad ng buwis?", "tl"),
+])
+def test_other_plain_ascii_questions_are_not_taken_for_vietnamese(text, lang):
+    assert detect_language(text) == lang
+
+
 @pytest.mark.parametrize("text", ["", "   ", "12345 67", "。、！？ 2024-01-01", "(03) 5796-7112"])
 def test_no_letters_is_undetermined(text):
     assert detect_language(text) == "und"
