@@ -12,8 +12,9 @@ Homophones are the risk (わたし -> 渡し, いたく -> 委託, きょう -> 
 ``MIN_KANA`` kana or longer, while a furigana reading (the edition itself says how it is read) may be
 shorter. unidic reads a compound's parts alone (避難所 = ヒナン + ショ) where speech voices the second
 one (ひなんじょ): a reading of ``MIN_VOICELESS`` kana or more also matches with voiced kana after the
-first made voiceless (the first is never voiced by compounding: ざんぎょう is not さんぎょう). The rewritten text only adds to the question (``answer.retrieve``): a wrong guess costs
-little, a right one carries the question to the words the guidebook uses.
+first made voiceless (compounding never voices the first: ざんぎょう is not さんぎょう). The rewritten
+text only adds to the question (``answer.retrieve``): a wrong guess costs little, a right one carries
+the question to the words the guidebook uses.
 """
 from __future__ import annotations
 
