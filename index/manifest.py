@@ -10,15 +10,16 @@ from pathlib import Path
 from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from kb.files import write_json
 
-FORMAT = 9  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums;
+FORMAT = 10  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums;
 # 7: vectors in 8 bits (FAISS scalar quantiser for passages, int8 + scale for sentences);
-# 8: the lexicon also translates pairs of adjacent words (index.lexicon.words_of); 9: readings.json (index.readings)
+# 8: the lexicon also translates pairs of adjacent words (index.lexicon.words_of); 9: readings.json (index.readings);
+# 10: tones.json (index.tones)
 MANIFEST = "manifest.json"
 FIX = "run `kb rollback` to serve the previous version, or `kb sync` to rebuild"
 
 
 def read_part(path: Path, what: str) -> dict:
-    """A version's JSON object file (the lexicon, the readings), or IndexMismatchError saying to rebuild."""
+    """A version's JSON object file (the lexicon, the readings, the tones), or IndexMismatchError saying to rebuild."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

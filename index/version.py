@@ -9,6 +9,7 @@
     sentence_spans.npz   where each sentence sits in its chunk
     lexicon.json         words of each edition -> Japanese lemmas, from the parallel editions (index.lexicon)
     readings.json        kana readings of the Japanese editions' words -> their written forms (index.readings)
+    tones.json           the Vietnamese edition's syllables and pairs, to restore tone marks (index.tones)
 
 Row i is the same chunk in every part. Chunks are sorted by edition, so an edition's rows are one
 range (``VersionManifest.languages``). Where versions live and how one is published: ``index.layout``.
@@ -26,7 +27,7 @@ import numpy as np
 from index.cache import CACHE_FILE, EmbeddingCache, embed_with_cache
 from index.embed import Embedder
 from index.keyword import KeywordIndex
-from index import lexicon, readings
+from index import lexicon, readings, tones
 from index.layout import IndexLayout
 from index.manifest import FIX, MANIFEST, VersionManifest
 from index.sentences import SPANS_FILE, VECTORS_FILE, SentenceVectors, sentence_texts
@@ -38,7 +39,8 @@ from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError,
 from kb.model import Chunk, Document, Progress, section_key
 
 CHUNKS, VECTORS, KEYWORD, BIGRAM = "chunks.sqlite", "vectors.faiss", "keyword", "keyword_bigram"
-FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE, lexicon.FILE, readings.FILE)
+FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE, lexicon.FILE, readings.FILE,
+         tones.FILE)
 ANALYZERS = f"{ANALYZER}+{CJK_BIGRAM}"  # the keyword legs' analyzer versions, recorded in the manifest
 T = TypeVar("T")
 
@@ -61,11 +63,17 @@ class IndexVersion:
     sentences: SentenceVectors
     lexicon: lexicon.Lexicon
     readings: readings.Readings
+    tones: tones.Tones
 
     @cached_property
     def kana(self) -> readings.KanaReader:
         """Reads an easy-Japanese question's kana words in the guidebook's writing (once per version)."""
         return readings.KanaReader(self.readings)
+
+    @cached_property
+    def toned(self) -> tones.ToneReader:
+        """Reads a Vietnamese question typed without tone marks in the edition's spelling (once per version)."""
+        return tones.ToneReader(self.tones)
 
     @cached_property
     def sections(self) -> "SectionMap":
@@ -130,7 +138,8 @@ def open_version(root: Path) -> IndexVersion:
             bigram=_part(folder / BIGRAM, lambda: KeywordIndex.load(folder / BIGRAM, manifest.chunks, "bigram")),
             sentences=_part(folder / VECTORS_FILE, lambda: SentenceVectors.load(folder, manifest.dim, manifest.chunks)),
             lexicon=_part(folder / lexicon.FILE, lambda: lexicon.load(folder)),
-            readings=_part(folder / readings.FILE, lambda: readings.load(folder)))
+            readings=_part(folder / readings.FILE, lambda: readings.load(folder)),
+            tones=_part(folder / tones.FILE, lambda: tones.load(folder)))
     except BaseException:
         store.close()
         raise
@@ -188,6 +197,7 @@ def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[
     SentenceVectors.of_vectors(both[len(texts):], spans, offsets).save(staged)
     lexicon.save(lexicon.build(chunks, spans, offsets, both[len(texts):]), staged)
     readings.save(readings.build(chunks), staged)
+    tones.save(tones.build(chunks), staged)
     KeywordIndex.build(texts, cache=cache).save(staged / KEYWORD)
     KeywordIndex.build(texts, "bigram", cache=cache).save(staged / BIGRAM)
     counts: dict[str, int] = {}

@@ -74,6 +74,15 @@ def test_an_all_kana_question_is_also_read_in_the_guidebooks_kanji(sample_kb):
     assert top.chunk.section_id.startswith("8.2"), top.citation.label()
 
 
+def test_vietnamese_typed_without_tone_marks_is_read_in_the_editions_spelling(sample_kb):
+    """Read as "Tôi bị mất thẻ lưu trú" (index.tones), the question finds 1.1.3 first; as typed,
+    12.3.2 came first (measured on the sample)."""
+    question = "Toi bi mat the luu tru, phai lam gi?"
+    assert sample_kb._retriever.version.toned.restore(question).startswith("Tôi bị mất thẻ lưu trú")
+    top = sample_kb.search(question, 3).hits[0]
+    assert top.chunk.section_id == "1.1.3" and top.chunk.language == "vi", top.citation.label()
+
+
 def test_answer_in_the_residents_edition(sample_kb):
     answer = sample_kb.ask("在留カードをなくしたらどうすればいいですか", lang="vi")
     assert not answer.abstained and answer.sources[0].chunk.language == "vi"
