@@ -16,6 +16,7 @@ from answer.legs import coverage as keyword_coverage
 from answer.rerank import feature_matrix, rerank
 from answer.sections import BASE, WEIGHTS, Candidates, EditionSamples, Scored, score_sections
 from index.embed import Embedder
+from index.readings import looks_easy
 from index.sentences import sentence_text
 from index.version import IndexVersion
 from kb.config import RetrievalSettings
@@ -103,6 +104,8 @@ class HybridRetriever:
             editions = [e for e in editions if prepared.allowed[slice(*ranges[e])].any()]
             if not editions:
                 raise QueryError(f"No indexed source id starts with {list(sources or [])}")
+            if mode == "hybrid":
+                prepared = self._through_the_book(prepared, timings)
         keep = max(s.rerank_depth, k) if mode == "hybrid" else k
         ranked: dict[str | None, list[tuple[int, tuple[float, float | None, float | None]]]] = {}
         leg_scores: dict[str, dict[int, float]] = {name: {} for name in self._legs}
@@ -130,6 +133,33 @@ class HybridRetriever:
             for i, (row, (score, fused, reranked)) in enumerate(top, 1))
         timings["total"] = (time.perf_counter() - started) * 1e3
         return Retrieved(SearchResult(query=text, hits=hits, timings_ms=timings), prepared, scored)
+
+    def _through_the_book(self, query: Query, timings: dict[str, float]) -> Query:
+        """A search confined to sources without the guidebook's sections (statutes, notices:
+        ``--source laws/``), asked in another language or in easy Japanese: the question's vector is
+        averaged with the Japanese sentence, of the best guidebook section for it, nearest to it.
+        The parallel editions find that section across languages far better than e5 finds an
+        article, and the sentence is in the statutes' language (statutes dev R@1 .206 -> .284,
+        R@5 .471 -> .520). Plain Japanese questions already are (with it, R@5 there fell .714 -> .643)."""
+        book = self.version.book_rows
+        if query.allowed is None or (query.allowed & book).any() or not book.any() or \
+                (query.language == "ja" and not looks_easy(query.text)):
+            return query
+        t0 = time.perf_counter()
+        inner = query._replace(allowed=book, memo={})
+        ranges = self.version.manifest.languages
+        keep = max(self.settings.rerank_depth, 1)
+        ranked = {e: self._rank_edition(inner, "hybrid", e, self.settings.candidates, keep, timings)[1]
+                  for e in editions_for(query.text, ranges) if book[slice(*ranges[e])].any()}
+        best = self._score_sections(inner, ranked).best_rows
+        row = best[0].get(BASE) if best else None
+        vectors = self.version.sentences.of(row)[1] if row is not None else np.zeros((0, 0))
+        timings["book"] = (time.perf_counter() - t0) * 1e3
+        if not len(vectors):
+            return query
+        pivot = vectors[int(np.argmax(vectors @ query.vector))]
+        mixed = query.vector + pivot / (np.linalg.norm(pivot) or 1.0)
+        return query._replace(vector=(mixed / (np.linalg.norm(mixed) or 1.0)).astype(query.vector.dtype), memo={})
 
     def _by_section(self, query: Query, scored: Scored, ranked: dict, k: int,
                     languages: Sequence[str] | None) -> list[tuple[int, tuple[float, float | None, float | None]]]:

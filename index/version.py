@@ -86,6 +86,11 @@ class IndexVersion:
         return np.array([any(str(s).startswith(p) for p in prefixes) for s in sources], dtype=bool)
 
     @cached_property
+    def book_rows(self) -> np.ndarray:
+        """A mask of the rows in the guidebook's numbered sections (not statutes or other documents)."""
+        return np.array([bool(s) and s[0].isdigit() for _, _, _, s, _ in self.store.row_sections()], dtype=bool)
+
+    @cached_property
     def section_ids(self) -> dict[str, frozenset[str]]:
         """Every edition and the section ids it has (read once: a published version never changes)."""
         return {lang: frozenset(ids) for lang, ids in self.store.section_ids().items()}

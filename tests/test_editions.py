@@ -129,3 +129,25 @@ def test_coverage_report_sorts_numbered_sections_and_law_articles_together():
 
     report = coverage_report(Version())
     assert report["vi"]["missing"] == ["1.10", "2", "第三条"]
+
+
+def test_a_search_confined_to_other_sources_goes_through_the_guidebook(tmp_path, fake_embedder):
+    """A Vietnamese question searched in a Japanese notice only (no numbered sections) is also read
+    through the best guidebook section's Japanese sentence; a Japanese question, a search with the
+    guidebook in reach, or one confined to the guidebook is not."""
+    from tests.conftest import JA, VI, write_sources
+
+    src = write_sources(tmp_path / "src", {"ja": JA, "vi": VI})
+    (src / "notices").mkdir()
+    (src / "notices" / "card.txt").write_text("在留カードの再交付の申請は、地方出入国在留管理官署で行います。", encoding="utf-8")
+    KnowledgeBase.sync([src], index=tmp_path / "idx")
+    with KnowledgeBase.open(tmp_path / "idx") as kb:
+        def pivoted(question: str, **kw) -> bool:
+            return "book" in kb.search(question, 3, **kw).timings_ms
+
+        assert pivoted("Tôi bị mất thẻ cư trú", sources=["src/notices/"])
+        hits = kb.search("Tôi bị mất thẻ cư trú", 3, sources=["src/notices/"]).hits
+        assert hits and all(h.chunk.source_id.startswith("src/notices/") for h in hits)
+        assert not pivoted("在留カードをなくした", sources=["src/notices/"])
+        assert not pivoted("Tôi bị mất thẻ cư trú")
+        assert not pivoted("Tôi bị mất thẻ cư trú", sources=["src/ja/"])

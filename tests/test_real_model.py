@@ -83,6 +83,30 @@ def test_vietnamese_typed_without_tone_marks_is_read_in_the_editions_spelling(sa
     assert top.chunk.section_id == "1.1.3" and top.chunk.language == "vi", top.citation.label()
 
 
+def test_an_english_question_finds_the_article_through_the_guidebook(sample_index, tmp_path, monkeypatch):
+    """The Minimum Wage Act beside the sample: an English question searched in it alone is also read
+    through the Japanese sentence of the best guidebook section, which puts Article 4 first;
+    without that, 附則第二条 came first and Article 4 third (measured on this index)."""
+    import shutil
+
+    from answer.retrieve import HybridRetriever
+    from kb.config import SAMPLE_DIR
+
+    law = shared("corpus", "laws", "334AC0000000137_20250601_504AC0000000068.html")  # 最低賃金法
+    (tmp_path / "laws").mkdir()
+    shutil.copy(law, tmp_path / "laws" / law.name)
+    shutil.copytree(sample_index, tmp_path / "index")  # its embedding cache: only the statute is embedded
+    settings = real_settings(tmp_path).with_(index=tmp_path / "index")
+    KnowledgeBase.sync([SAMPLE_DIR, tmp_path / "laws"], settings=settings)
+    question = ("My employer pays me below the prefecture's minimum wage and says it's fine because I signed "
+                "a contract agreeing to the lower amount. Is that contract valid?")
+    with KnowledgeBase.open(tmp_path / "index", settings=settings) as kb:
+        top = kb.search(question, 5, sources=["laws/"]).hits
+        assert top[0].chunk.section_id == "第四条", [h.chunk.section_id for h in top]
+        monkeypatch.setattr(HybridRetriever, "_through_the_book", lambda self, query, timings: query)
+        assert kb.search(question, 5, sources=["laws/"]).hits[0].chunk.section_id != "第四条"
+
+
 def test_answer_in_the_residents_edition(sample_kb):
     answer = sample_kb.ask("在留カードをなくしたらどうすればいいですか", lang="vi")
     assert not answer.abstained and answer.sources[0].chunk.language == "vi"
