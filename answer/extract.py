@@ -30,8 +30,8 @@ SentenceVectorsFor = Callable[[Sequence[tuple[Chunk, int, int]]], np.ndarray]
 
 FEATURES = ("dense", "cosine", "words", *(f"fact_{kind}" for kind in KINDS), "first", "position", "length", "digit")
 # From `python bench/fit_keyfacts.py` (fit on the dev lines of eval/key_facts.jsonl); the bias last.
-WEIGHTS = np.array([1.047, 12.417, 1.235, 0.315, 0.075, 0.6, 0.365, 0.43, -0.183, -0.172, -0.441, 0.368, 0.498,
-                    -12.044])
+WEIGHTS = np.array([1.0716, 11.9436, 1.4039, 0.3358, 0.1063, 0.8213, 0.3298, 0.4314, -0.1817, -0.2363, -0.4872,
+                    0.2871, 0.5154, -11.7074])
 _DIGIT = re.compile(r"\d")
 
 

@@ -21,7 +21,11 @@ KINDS = {
     "where": re.compile(r"窓口|市区町村|市役所|区役所|役場|出入国在留管理|入管|警察|交番|ハローワーク|年金事務所|税務署|保健|大使館|領事館|"
                         r"福祉事務所|病院|office|counter|city hall|police|immigration|embassy|quầy|cơ quan|cảnh sát|đại sứ|"
                         r"balcão|prefeitura|polícia|imigração|embaixada|窗口|警察|大使馆|कार्यालय|प्रहरी|opisina|pulis|"
-                        r"สำนักงาน|ตำรวจ|สถานทูต", re.I),
+                        r"สำนักงาน|ตำรวจ|สถานทูต"
+                        # an organisation by its suffix: 労働局, 教育委員会, 日本年金機構, ...センター
+                        r"|[\u4e00-\u9fff\u30a0-\u30ff]{2}(?:局|署|機構|委員会|センター|協会|事務所|組合|テラス)"
+                        r"|\b(?:bureau|agency|centre|center|association|board of education)\b"
+                        r"|trung tâm|văn phòng|\bcục\b|\bsở\b|centro|agência|secretaria|escritório|中心|机构|委员会", re.I),
     "bring": re.compile(r"持って|持参|提出|書類|証明書|在留カード|旅券|パスポート|印鑑|bring|document|certificate|passport|"
                         r"mang theo|giấy tờ|hộ chiếu|levar|documento|passaporte|携带|材料|证明|护照|ल्याउनु|कागजात|"
                         r"dalhin|dokumento|เอกสาร|พาสปอร์ต", re.I),

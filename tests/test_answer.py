@@ -134,9 +134,16 @@ def test_key_sentences_never_invent_text(parts):
     ("You must notify the city office within 2 months.", {"deadline", "obligation", "where"}, 60),
     ("Khi bị mất thẻ, hãy báo cảnh sát trong vòng 14 ngày.", {"deadline", "where"}, 14),
     ("手数料はかかりません。", {"cost"}, None),
+    # an organisation named by its suffix is a place to go
+    ("最低賃金については都道府県労働局に相談できます。", {"where"}, None),
+    ("Ask the Foreign Residents Support Center.", {"where"}, None),
 ])
 def test_key_fact_kinds_in_several_editions(text, kinds, days):
     assert kinds <= set(fact_kinds(text)) and deadline_days(text) == days
+
+
+def test_a_word_ending_like_an_organisation_is_not_one():
+    assert "where" not in fact_kinds("結局、手続は不要です。")  # 結局 "after all": one character before 局
 
 
 def test_no_passage_abstains():
