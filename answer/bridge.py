@@ -20,6 +20,14 @@ EASY = "ja-easy"
 GLOSSARY_WEIGHT = 1.0  # a hand-written translation is as sure as the lexicon's best (Dice 1)
 
 
+def glossary_terms(query: Query) -> list[str]:
+    """The Japanese terms of the glossary concepts the question names (matched once per query)."""
+    memo = query.memo if query.memo is not None else {}
+    if "terms" not in memo:
+        memo["terms"] = glossary.default().japanese_terms(query.text, query.language)
+    return memo["terms"]
+
+
 def glossary_lemmas(query: Query) -> list[str]:
     """The Japanese lemmas of the glossary terms the question names (matched once per query)."""
     memo = query.memo if query.memo is not None else {}

@@ -6,8 +6,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from answer import glossary
-from answer.bridge import bridge_scores, glossary_lemmas
+from answer.bridge import bridge_scores, glossary_lemmas, glossary_terms
 from answer.editions import editions_for
 from ingest.language import guess_language
 from answer.fusion import Ranked, get_fusion
@@ -178,7 +177,7 @@ class HybridRetriever:
         candidates = {e: Candidates([r for r, _ in rows], [sc[0] for _, sc in rows]) for e, rows in ranked.items()}
         return score_sections(self.version, self._samples(), query, candidates,
                               full_scores(query, "keyword", self.version.keyword), bridge_scores(self.version, query),
-                              WEIGHTS if weights is None else weights)
+                              glossary_terms(query), WEIGHTS if weights is None else weights)
 
     def section_evidence(self, text: str, weights: np.ndarray | None = None) -> Scored:
         """The candidate sections of a hybrid search over every edition with their features
@@ -220,7 +219,7 @@ class HybridRetriever:
         (once per query). Each term is embedded once per process: the glossary is a fixed list."""
         memo = query.memo if query.memo is not None else {}
         if "pivot" not in memo:
-            terms = glossary.default().japanese_terms(query.text, query.language)
+            terms = glossary_terms(query)
             new = [t for t in terms if t not in self._term_vectors]
             if new:
                 self._term_vectors.update(zip(new, self.embedder.embed_queries(new)))

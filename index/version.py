@@ -17,7 +17,7 @@ range (``VersionManifest.languages``). Where versions live and how one is publis
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
@@ -64,6 +64,7 @@ class IndexVersion:
     lexicon: lexicon.Lexicon
     readings: readings.Readings
     tones: tones.Tones
+    _headings: dict[str, str] = field(default_factory=dict, repr=False)  # section key -> heading (``headings``)
 
     @cached_property
     def kana(self) -> readings.KanaReader:
@@ -84,6 +85,17 @@ class IndexVersion:
         """A mask of the rows whose source id starts with one of ``prefixes`` (e.g. "laws/")."""
         sources = np.array([s for _, _, s, _, _ in self.store.row_sections()], dtype=object)
         return np.array([any(str(s).startswith(p) for p in prefixes) for s in sources], dtype=bool)
+
+    def headings(self, keys: Sequence[str]) -> list[str]:
+        """Each section's headings below the chapter (3.1.2: "1 働く前の基礎知識 (2) 仕事の探し方"), as
+        the Japanese edition words them, else the first edition that has the section; read from the
+        store once per section."""
+        todo = {k: min(by.items(), key=lambda kv: kv[0] != "ja")[1][0] for k in dict.fromkeys(keys)
+                if k not in self._headings and (by := self.sections.rows.get(k))}
+        if todo:
+            found = self.store.chunks([int(r) for r in todo.values()])
+            self._headings.update({k: " ".join(found[int(r)].section_path[1:]) for k, r in todo.items()})
+        return [self._headings.get(k, "") for k in keys]
 
     @cached_property
     def book_rows(self) -> np.ndarray:

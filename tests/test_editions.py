@@ -151,3 +151,16 @@ def test_a_search_confined_to_other_sources_goes_through_the_guidebook(tmp_path,
         assert not pivoted("在留カードをなくした", sources=["src/notices/"])
         assert not pivoted("Tôi bị mất thẻ cư trú")
         assert not pivoted("Tôi bị mất thẻ cư trú", sources=["src/ja/"])
+
+
+def test_a_heading_that_names_the_questions_concept_is_a_section_feature(index):
+    """The glossary carries "residence card" to 在留カード; 1.1.3 is filed under 1 在留カード, 1.2 is not."""
+    from answer.sections import FEATURES
+
+    with KnowledgeBase.open(index) as kb:
+        scored = kb._retriever.section_evidence("I lost my residence card, what do I do?")
+        heading = dict(zip(scored.keys, scored.features[:, FEATURES.index("heading")]))
+        assert heading["1.1.3"] == 1.0 and heading["1.2"] == 0.0
+        assert kb._retriever.version.headings(["1.1.3", "1.2", "9.9.9"]) == ["1 在留カード (3) 紛失", "2 在留期間の更新", ""]
+        plain = kb._retriever.section_evidence("在留カードをなくした")  # Japanese: the term itself is no variant
+        assert not plain.features[:, FEATURES.index("heading")].any()
