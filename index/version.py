@@ -90,12 +90,15 @@ class IndexVersion:
         """Each section's headings below the chapter (3.1.2: "1 働く前の基礎知識 (2) 仕事の探し方"), as
         the Japanese edition words them, else the first edition that has the section; read from the
         store once per section."""
-        todo = {k: min(by.items(), key=lambda kv: kv[0] != "ja")[1][0] for k in dict.fromkeys(keys)
-                if k not in self._headings and (by := self.sections.rows.get(k))}
+        todo: dict[str, int] = {}
+        for key in dict.fromkeys(keys):
+            by_edition = self.sections.rows.get(key)
+            if key not in self._headings and by_edition:
+                todo[key] = int(by_edition.get("ja", next(iter(by_edition.values())))[0])
         if todo:
-            found = self.store.chunks([int(r) for r in todo.values()])
-            self._headings.update({k: " ".join(found[int(r)].section_path[1:]) for k, r in todo.items()})
-        return [self._headings.get(k, "") for k in keys]
+            found = self.store.chunks(list(todo.values()))
+            self._headings.update({key: " ".join(found[row].section_path[1:]) for key, row in todo.items()})
+        return [self._headings.get(key, "") for key in keys]
 
     @cached_property
     def book_rows(self) -> np.ndarray:
