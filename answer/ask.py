@@ -37,7 +37,7 @@ def ask(retriever: HybridRetriever, query: str, k: int | None, *, lang: str | No
     verdict = support.verdict(p, answer.abstain_below, answer.unsure_below)
     chosen = answer_sections(result.hits, answer) if verdict != "not_found" else list(result.hits[:3])
     editions = retriever.version.manifest.languages
-    second = fallback_of(retriever)
+    second = retriever.fallback_edition
     target = lang if lang is None or lang in editions else second
     # The language the answer is for: the one asked for, else the question's own (search already shows
     # each section in it where its edition has the section, else in the fallback edition).
@@ -77,7 +77,7 @@ def section_passage(retriever: HybridRetriever, hit: Hit, target: str | None, ve
     chunk = hit.chunk
     chunks = [chunk]
     if chunk.section_id and chunk.section_id[0].isdigit():
-        tried = (target, chunk.language if target is None else None, fallback_of(retriever), BASE)
+        tried = (target, chunk.language if target is None else None, retriever.fallback_edition, BASE)
         for edition in dict.fromkeys(e for e in tried if e):
             found = [c for c in version.store.section(edition, chunk.section_id, subsections=False).values()
                      if c.language == edition]
@@ -91,13 +91,6 @@ def section_passage(retriever: HybridRetriever, hit: Hit, target: str | None, ve
     stored = tuple((offset, by_id[part.chunk_id], part.char_start - by_id[part.chunk_id].char_start)
                    for offset, part in parts)
     return Passage(replace(hit, chunk=joined), stored)
-
-
-def fallback_of(retriever: HybridRetriever) -> str:
-    """The edition sections are shown from when the asked one lacks them (setting fallback_edition),
-    Japanese if this index has no such edition."""
-    edition = retriever.settings.fallback_edition
-    return edition if edition in retriever.version.manifest.languages else BASE
 
 
 def edition_note(wanted: str | None, reference: str, fallback: Mapping[str, Sequence[str]]) -> str:

@@ -160,11 +160,18 @@ class HybridRetriever:
         mixed = query.vector + pivot / (np.linalg.norm(pivot) or 1.0)
         return query._replace(vector=(mixed / (np.linalg.norm(mixed) or 1.0)).astype(query.vector.dtype), memo={})
 
+    @property
+    def fallback_edition(self) -> str:
+        """The edition a section is shown from when the asked one lacks it (setting
+        fallback_edition), Japanese if this index has no such edition."""
+        edition = self.settings.fallback_edition
+        return edition if edition in self.version.manifest.languages else BASE
+
     def _by_section(self, query: Query, scored: Scored, ranked: dict, k: int,
                     languages: Sequence[str] | None) -> list[tuple[int, tuple[float, float | None, float | None]]]:
         """The top ``k`` sections, each as (its row in the edition it is shown in, scores)."""
         own = {e: dict(rows) for e, rows in ranked.items()}
-        prefer = list(languages) if languages else [query.language, self.settings.fallback_edition, BASE, "en"]
+        prefer = list(languages) if languages else [query.language, self.fallback_edition, BASE, "en"]
         out = []
         for score, best in zip(scored.scores[:k], scored.best_rows[:k]):
             edition = next((e for e in prefer if e in best), None) or max(best, key=lambda e: e == query.language)
