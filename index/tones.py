@@ -51,13 +51,13 @@ def plain(syllable: str) -> str:
     return bare.replace("đ", "d").replace("Đ", "D")
 
 
-def _syllables(text: str) -> list[tuple[str, bool]]:
-    """(lower-cased syllable, follows the previous one across spaces only) in text order."""
-    text = unicodedata.normalize("NFC", text)
-    out: list[tuple[str, bool]] = []
+def _syllables(text: str) -> list[tuple[str, bool, re.Match[str]]]:
+    """(lower-cased syllable, follows the previous one across spaces only, its match) in order;
+    ``text`` is NFC already (the edition's text is normalised here, a question is plain ASCII)."""
+    out: list[tuple[str, bool, re.Match[str]]] = []
     end = None
     for m in _SYLLABLE.finditer(text):
-        out.append((m.group().lower(), end is not None and not text[end:m.start()].strip()))
+        out.append((m.group().lower(), end is not None and not text[end:m.start()].strip(), m))
         end = m.end()
     return out
 
@@ -73,7 +73,7 @@ def build(chunks: Sequence[Chunk]) -> Tones:
         return {"forms": {}, "pairs": {}}  # no Vietnamese edition: nothing to restore
     for text, weight in texts + [(phrase, CONVERSATION_COUNT) for phrase in CONVERSATION]:
         previous = None
-        for syllable, joined in _syllables(text):
+        for syllable, joined, _ in _syllables(unicodedata.normalize("NFC", text)):
             forms[syllable] += weight
             if joined and previous is not None:
                 pairs[f"{previous} {syllable}"] += weight
@@ -99,23 +99,20 @@ class ToneReader:
         ``text`` itself. Case and everything between syllables are kept."""
         if not self._candidates or not text.isascii():
             return text
-        spans = [m.span() for m in _SYLLABLE.finditer(text)]
         syllables = _syllables(text)
         if not syllables:
             return text
-        chosen = self._best(syllables)
         out, pos = [], 0
-        for (start, end), form in zip(spans, chosen):
-            typed = text[start:end]
-            out.append(text[pos:start])
-            out.append(form.capitalize() if typed[:1].isupper() else form)
-            pos = end
+        for (_, _, typed), form in zip(syllables, self._best(syllables)):
+            out.append(text[pos:typed.start()])
+            out.append(form.capitalize() if typed.group()[:1].isupper() else form)
+            pos = typed.end()
         out.append(text[pos:])
         return "".join(out)
 
-    def _best(self, syllables: list[tuple[str, bool]]) -> list[str]:
+    def _best(self, syllables: list[tuple[str, bool, re.Match[str]]]) -> list[str]:
         """Viterbi over each syllable's toned forms (itself when the edition has none)."""
-        lattice = [self._candidates.get(s, [(s, 0.0)]) for s, _ in syllables]
+        lattice = [self._candidates.get(s, [(s, 0.0)]) for s, _, _ in syllables]
         score = [share for _, share in lattice[0]]
         back: list[list[int]] = [[0] * len(lattice[0])]
         for i in range(1, len(lattice)):
