@@ -139,18 +139,13 @@ class HybridRetriever:
         averaged with the Japanese sentence, of the best guidebook section for it, nearest to it.
         The parallel editions find that section across languages far better than e5 finds an
         article, and the sentence is in the statutes' language (statutes dev R@1 .206 -> .284,
-        R@5 .471 -> .520). Plain Japanese questions already are (with it, R@5 there fell .714 -> .643)."""
+        R@5 .471 -> .510). Plain Japanese questions already are (with it, R@5 there fell .714 -> .643)."""
         book = self.version.book_rows
         if query.allowed is None or (query.allowed & book).any() or not book.any() or \
                 (query.language == "ja" and not looks_easy(query.text)):
             return query
         t0 = time.perf_counter()
-        inner = query._replace(allowed=book, memo={})
-        ranges = self.version.manifest.languages
-        keep = max(self.settings.rerank_depth, 1)
-        ranked = {e: self._rank_edition(inner, "hybrid", e, self.settings.candidates, keep, timings)[1]
-                  for e in editions_for(query.text, ranges) if book[slice(*ranges[e])].any()}
-        best = self._score_sections(inner, ranked).best_rows
+        best = self._every_edition(query._replace(allowed=book, memo={}), timings).best_rows
         row = best[0].get(BASE) if best else None
         vectors = self.version.sentences.of(row)[1] if row is not None else np.zeros((0, 0))
         timings["book"] = (time.perf_counter() - t0) * 1e3
@@ -189,13 +184,16 @@ class HybridRetriever:
     def section_evidence(self, text: str, weights: np.ndarray | None = None) -> Scored:
         """The candidate sections of a hybrid search over every edition with their features
         (``bench/fit_sections.py`` fits the weights on these)."""
-        prepared = self.prepare(check_query(text, 1, self.settings.max_query_chars))
+        return self._every_edition(self.prepare(check_query(text, 1, self.settings.max_query_chars)), {}, weights)
+
+    def _every_edition(self, query: Query, timings: dict[str, float], weights: np.ndarray | None = None) -> Scored:
+        """Each edition with rows in ``query.allowed`` ranked on its own, and the sections scored over them."""
         ranges = self.version.manifest.languages
-        timings: dict[str, float] = {}
         keep = max(self.settings.rerank_depth, 1)
-        ranked = {e: self._rank_edition(prepared, "hybrid", e, self.settings.candidates, keep, timings)[1]
-                  for e in editions_for(text, ranges)}
-        return self._score_sections(prepared, ranked, weights)
+        ranked = {e: self._rank_edition(query, "hybrid", e, self.settings.candidates, keep, timings)[1]
+                  for e in editions_for(query.text, ranges)
+                  if query.allowed is None or query.allowed[slice(*ranges[e])].any()}
+        return self._score_sections(query, ranked, weights)
 
     def _rank_edition(self, query: Query, mode: str, edition: str | None, n: int, keep: int,
                       timings: dict[str, float]) -> tuple[dict[str, Ranked], list]:
