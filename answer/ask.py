@@ -24,7 +24,7 @@ from ingest.chunker import join_passages
 from ingest.language import guess_language
 from kb.config import AnswerSettings, LLMSettings
 from kb.errors import ConfigError
-from kb.model import Answer, Chunk, Hit
+from kb.model import Answer, Chunk, Hit, numbered
 
 
 def ask(retriever: HybridRetriever, query: str, k: int | None, *, lang: str | None, generate_answer: bool,
@@ -76,7 +76,7 @@ def section_passage(retriever: HybridRetriever, hit: Hit, target: str | None, ve
     version = retriever.version
     chunk = hit.chunk
     chunks = [chunk]
-    if chunk.section_id and chunk.section_id[0].isdigit():
+    if numbered(chunk.section_id):
         tried = (target, chunk.language if target is None else None, retriever.fallback_edition, BASE)
         for edition in dict.fromkeys(e for e in tried if e):
             found = [c for c in version.store.section(edition, chunk.section_id, subsections=False).values()

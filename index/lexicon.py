@@ -28,7 +28,7 @@ import numpy as np
 
 from index.tokenize import tokenize
 from index.manifest import read_part
-from kb.model import Chunk
+from kb.model import Chunk, numbered
 
 FILE = "lexicon.json"
 BASE = "ja"
@@ -49,7 +49,7 @@ def sentence_pairs(chunks: Sequence[Chunk], spans: np.ndarray, offsets: np.ndarr
     by_section: dict[tuple[str, str], dict[tuple[str, int], int]] = {}
     texts: dict[int, str] = {}
     for row, chunk in enumerate(chunks):
-        if not chunk.section_id or not chunk.section_id[0].isdigit():
+        if not numbered(chunk.section_id):
             continue
         for k in range(int(offsets[row]), int(offsets[row + 1])):
             a, b = (int(x) for x in spans[k])

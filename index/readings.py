@@ -27,7 +27,7 @@ from typing import Sequence
 from index.manifest import read_part
 from index.tokenize import HAN_RUN, KATAKANA_OF, VOICELESS, reading_runs
 from kb.errors import IndexMismatchError
-from kb.model import Chunk
+from kb.model import Chunk, numbered
 
 FILE = "readings.json"
 EDITIONS = ("ja", "ja-easy")
@@ -50,7 +50,7 @@ def build(chunks: Sequence[Chunk]) -> Readings:
     counts: Counter[tuple[str, str]] = Counter()
     furigana: dict[str, str] = {}
     for chunk in chunks:
-        if chunk.language not in EDITIONS or not chunk.section_id or not chunk.section_id[0].isdigit():
+        if chunk.language not in EDITIONS or not numbered(chunk.section_id):
             continue
         for written, kana in _FURIGANA.findall(chunk.text):
             furigana.setdefault(kana.translate(KATAKANA_OF), written)

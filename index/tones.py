@@ -26,7 +26,7 @@ from typing import Sequence
 
 from index.manifest import read_part
 from kb.errors import IndexMismatchError
-from kb.model import Chunk
+from kb.model import Chunk, numbered
 
 FILE = "tones.json"
 EDITION = "vi"
@@ -67,8 +67,7 @@ def build(chunks: Sequence[Chunk]) -> Tones:
     ``CONVERSATION``; empty when there is no Vietnamese edition."""
     forms: Counter[str] = Counter()
     pairs: Counter[str] = Counter()
-    texts = [(c.text, 1) for c in chunks
-             if c.language == EDITION and c.section_id and c.section_id[0].isdigit()]
+    texts = [(c.text, 1) for c in chunks if c.language == EDITION and numbered(c.section_id)]
     if not texts:
         return {"forms": {}, "pairs": {}}  # no Vietnamese edition: nothing to restore
     for text, weight in texts + [(phrase, CONVERSATION_COUNT) for phrase in CONVERSATION]:
@@ -89,7 +88,7 @@ class ToneReader:
         by_plain: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for form, count in tones.get("forms", {}).items():
             by_plain[plain(form)].append((form, count))
-        self._candidates = {}
+        self._candidates: dict[str, list[tuple[str, float]]] = {}  # plain spelling -> (form, log share)
         for key, found in by_plain.items():
             total = sum(c for _, c in found)
             self._candidates[key] = [(form, math.log(count / total)) for form, count in found]

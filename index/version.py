@@ -36,7 +36,7 @@ from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
 from kb.config import ChunkSettings
 from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, KBError
-from kb.model import Chunk, Document, Progress, section_key
+from kb.model import Chunk, Document, Progress, numbered, section_key
 
 CHUNKS, VECTORS, KEYWORD, BIGRAM = "chunks.sqlite", "vectors.faiss", "keyword", "keyword_bigram"
 FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE, lexicon.FILE, readings.FILE,
@@ -103,7 +103,7 @@ class IndexVersion:
     @cached_property
     def book_rows(self) -> np.ndarray:
         """A mask of the rows in the guidebook's numbered sections (not statutes or other documents)."""
-        return np.array([bool(s) and s[0].isdigit() for _, _, _, s, _ in self.store.row_sections()], dtype=bool)
+        return np.array([numbered(s) for _, _, _, s, _ in self.store.row_sections()], dtype=bool)
 
     @cached_property
     def section_ids(self) -> dict[str, frozenset[str]]:

@@ -120,10 +120,15 @@ class Chunk:
         return d
 
 
+def numbered(section_id: str | None) -> bool:
+    """A section of the guidebook, by its dotted number ("1.1.3"), not a law article (第四条) or none."""
+    return bool(section_id) and section_id[0].isdigit()
+
+
 def section_key(source_id: str, section_id: str | None, fallback: str) -> str:
     """What aligns a section across editions: the guidebook's dotted number ("1.1.3"), the same in
     every language; a law article or other unnumbered text belongs to its own document only."""
-    if section_id and section_id[0].isdigit():
+    if numbered(section_id):
         return section_id
     return f"{source_id}#{section_id or fallback}"
 
