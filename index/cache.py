@@ -148,24 +148,27 @@ def _migrate_format1(cache: EmbeddingCache) -> None:
 
 
 def embed_with_cache(embedder, texts: Sequence[str], cache: EmbeddingCache | None, *,
-                     batch: int = 128, progress=None) -> tuple[np.ndarray, list[int]]:
+                     batch: int = 128, progress=None, kind: str = "passage") -> tuple[np.ndarray, list[int]]:
     """Vectors for ``texts`` as the index stores them (``index.quantize``), embedding each distinct
     text the cache lacks once; returns (vectors, the positions of the texts that were embedded).
+    ``kind="query"`` embeds them as questions (e5's other prefix), cached apart from passages.
     ``progress`` counts the texts embedded now, out of those the cache lacks: the same number the sync
     summary reports (cached texts cost nothing and are not shown as work)."""
     keys = [text_key(t) for t in texts]
     first: dict[bytes, int] = {}
     for i, k in enumerate(keys):
         first.setdefault(k, i)
-    found = cache.get(embedder.model_id, list(first), embedder.dim) if cache is not None else {}
+    owner = embedder.model_id if kind == "passage" else f"{embedder.model_id}#{kind}"
+    embed = embedder.embed_passages if kind == "passage" else embedder.embed_queries
+    found = cache.get(owner, list(first), embedder.dim) if cache is not None else {}
     # One model call per distinct missing text, in batches of similar length (less padding work);
     # a killed sync keeps every committed batch.
     missing = sorted((i for k, i in first.items() if k not in found), key=lambda i: len(texts[i]))
     for start in range(0, len(missing), batch):
         rows = missing[start:start + batch]
-        raw = embedder.embed_passages([texts[i] for i in rows])
+        raw = embed([texts[i] for i in rows])
         if cache is not None:
-            cache.put(embedder.model_id, [keys[i] for i in rows], raw)
+            cache.put(owner, [keys[i] for i in rows], raw)
         found.update(zip((keys[i] for i in rows), quantize.roundtrip(raw)))
         if progress:
             progress("embed", len(rows), len(missing))

@@ -10,10 +10,10 @@ from pathlib import Path
 from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from kb.files import write_json
 
-FORMAT = 10  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums;
+FORMAT = 11  # 2: rows by language; 3: sentence vectors; 4: "release" column; 5: lexicon.json; 6: file checksums;
 # 7: vectors in 8 bits (FAISS scalar quantiser for passages, int8 + scale for sentences);
 # 8: the lexicon also translates pairs of adjacent words (index.lexicon.words_of); 9: readings.json (index.readings);
-# 10: tones.json (index.tones)
+# 10: tones.json (index.tones); 11: questions.npz (index.questions)
 MANIFEST = "manifest.json"
 FIX = "run `kb rollback` to serve the previous version, or `kb sync` to rebuild"
 

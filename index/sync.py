@@ -23,6 +23,7 @@ from index.manifest import VersionManifest
 from index.version import CHUNKS, open_store, write_version
 from ingest.language import use_model_cache
 from ingest.loader import collect, load_all
+from ingest.questions import load_questions
 from kb.config import DEFAULT_MODEL, Settings
 from kb.errors import IndexNotFoundError, IndexWriteError, IngestError, KBError
 from kb.model import Chunk, Document, Progress
@@ -58,6 +59,7 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
     use_model_cache(settings.model_cache)
     started = time.perf_counter()
     files = collect([Path(p) for p in paths])
+    examples = load_questions([Path(p) for p in paths])  # a malformed file stops the sync before any work
     if not files:
         raise IngestError(f"no supported files under {', '.join(map(str, paths))} "
                           "(.pdf, .md, .txt, e-Gov law .html)")
@@ -82,7 +84,8 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
             embed_started = time.perf_counter()
             try:
                 written = write_version(staged, loaded.documents, loaded.chunks, embedder, model=model,
-                                        chunking=settings.chunking, progress=progress, cache=cache)
+                                        chunking=settings.chunking, progress=progress, cache=cache,
+                                        examples=examples)
                 final = layout.publish(staged)
                 embed_seconds = time.perf_counter() - embed_started
                 layout.prune(KEEP_VERSIONS)
@@ -97,7 +100,7 @@ def sync(paths: Sequence[Path], settings: Settings, *, embedder: Embedder | None
                                                     chunk_changes.unchanged, written.embedded,
                                                     written.sentences_embedded))
     return SyncReport(str(root), final.name, tuple(loaded.reports), len(loaded.chunks),
-                      time.perf_counter() - started, embed_seconds, changes)
+                      time.perf_counter() - started, embed_seconds, changes, written.examples)
 
 
 def compare(live: Path | None, documents: Sequence[Document],

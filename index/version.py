@@ -10,6 +10,7 @@
     lexicon.json         words of each edition -> Japanese lemmas, from the parallel editions (index.lexicon)
     readings.json        kana readings of the Japanese editions' words -> their written forms (index.readings)
     tones.json           the Vietnamese edition's syllables and pairs, to restore tone marks (index.tones)
+    questions.npz        example questions per guidebook section, embedded as queries (index.questions)
 
 Row i is the same chunk in every part. Chunks are sorted by edition, so an edition's rows are one
 range (``VersionManifest.languages``). Where versions live and how one is published: ``index.layout``.
@@ -27,20 +28,21 @@ import numpy as np
 from index.cache import CACHE_FILE, EmbeddingCache, embed_with_cache
 from index.embed import Embedder
 from index.keyword import KeywordIndex
-from index import lexicon, readings, tones
+from index import lexicon, questions, readings, tones
 from index.layout import IndexLayout
 from index.manifest import FIX, MANIFEST, VersionManifest
 from index.sentences import SPANS_FILE, VECTORS_FILE, SentenceVectors, sentence_texts
 from index.store import ChunkStore, write_store
 from index.tokenize import ANALYZER, CJK_BIGRAM
 from index.vectors import VectorIndex
+from ingest.questions import ExampleQuestion
 from kb.config import ChunkSettings
 from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, KBError
 from kb.model import Chunk, Document, Progress, numbered, section_key
 
 CHUNKS, VECTORS, KEYWORD, BIGRAM = "chunks.sqlite", "vectors.faiss", "keyword", "keyword_bigram"
 FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE, lexicon.FILE, readings.FILE,
-         tones.FILE)
+         tones.FILE, questions.FILE)
 ANALYZERS = f"{ANALYZER}+{CJK_BIGRAM}"  # the keyword legs' analyzer versions, recorded in the manifest
 T = TypeVar("T")
 
@@ -64,6 +66,7 @@ class IndexVersion:
     lexicon: lexicon.Lexicon
     readings: readings.Readings
     tones: tones.Tones
+    examples: questions.ExampleVectors
     _headings: dict[str, str] = field(default_factory=dict, repr=False)  # section key -> heading (``headings``)
 
     @cached_property
@@ -159,7 +162,8 @@ def open_version(root: Path) -> IndexVersion:
             sentences=_part(folder / VECTORS_FILE, lambda: SentenceVectors.load(folder, manifest.dim, manifest.chunks)),
             lexicon=_part(folder / lexicon.FILE, lambda: lexicon.load(folder)),
             readings=_part(folder / readings.FILE, lambda: readings.load(folder)),
-            tones=_part(folder / tones.FILE, lambda: tones.load(folder)))
+            tones=_part(folder / tones.FILE, lambda: tones.load(folder)),
+            examples=_part(folder / questions.FILE, lambda: questions.load(folder, manifest.dim)))
     except BaseException:
         store.close()
         raise
@@ -191,16 +195,18 @@ def disk_usage(root: Path, version: Path) -> dict[str, int]:
 @dataclass(frozen=True)
 class Written:
     """What ``write_version`` embedded now (distinct cache misses): passages, and sentences that are
-    no passage's text."""
+    no passage's text; and how many example questions the version holds."""
 
     embedded: int
     sentences_embedded: int
+    examples: int = 0
 
 
 def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[Chunk], embedder: Embedder,
                   *, model: str, chunking: ChunkSettings, progress: Progress | None = None,
-                  cache: EmbeddingCache | None = None) -> Written:
-    """Write every file of a version into the empty folder ``staged``."""
+                  cache: EmbeddingCache | None = None, examples: Sequence[ExampleQuestion] = ()) -> Written:
+    """Write every file of a version into the empty folder ``staged`` (``examples``: the example
+    questions of its sections, ``ingest.questions``)."""
     started = time.perf_counter()
     chunks = sorted(chunks, key=lambda c: c.language)  # one edition's rows: one contiguous range
     languages: dict[str, list[int]] = {}
@@ -218,6 +224,9 @@ def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[
     lexicon.save(lexicon.build(chunks, spans, offsets, both[len(texts):]), staged)
     readings.save(readings.build(chunks), staged)
     tones.save(tones.build(chunks), staged)
+    sections = {c.section_id for c in chunks if numbered(c.section_id)}
+    asked = questions.build(examples, sections, embedder, cache)
+    questions.save(asked, staged)
     KeywordIndex.build(texts, cache=cache).save(staged / KEYWORD)
     KeywordIndex.build(texts, "bigram", cache=cache).save(staged / BIGRAM)
     counts: dict[str, int] = {}
@@ -229,4 +238,4 @@ def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[
                     sentences=len(spans), sources=len(documents), created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     build_seconds=round(time.perf_counter() - started, 3), languages=languages).write(staged)
     passages = sum(1 for i in embedded if i < len(texts))
-    return Written(passages, len(embedded) - passages)
+    return Written(passages, len(embedded) - passages, len(asked))

@@ -19,6 +19,7 @@ from typing import Callable, Iterator, Sequence
 
 from ingest.chunker import chunk_document
 from ingest.limits import default_limits, reading
+from ingest.questions import is_questions_file
 from kb.config import ChunkSettings, IngestLimits
 from kb.errors import IngestError
 from kb.files import clean_text, path_text
@@ -115,7 +116,8 @@ def collect(paths: Sequence[Path]) -> list[SourceFile]:
 
 def _walk(given: Path) -> Iterator[SourceFile]:
     if given.is_file():
-        yield SourceFile(given, path_text(given.name))
+        if not is_questions_file(given):  # example questions are read by ingest.questions
+            yield SourceFile(given, path_text(given.name))
         return
     for path in sorted(given.rglob("*")):
         if path.is_file() and path.suffix.lower() in LOADERS and not path.name.startswith("."):

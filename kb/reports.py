@@ -75,6 +75,7 @@ class SyncReport:
     seconds: float
     embed_seconds: float
     changes: SyncChanges = SyncChanges()
+    examples: int = 0  # example questions indexed (ingest.questions)
 
     @property
     def embedded(self) -> int:
@@ -96,7 +97,7 @@ class SyncReport:
                 "embedded": self.embedded, "seconds": round(self.seconds, 3),
                 "embed_seconds": round(self.embed_seconds, 3),
                 "passages_per_second": round(self.passages_per_second, 2), "changes": self.changes.to_dict(),
-                "sources": [s.to_dict() for s in self.sources]}
+                "examples": self.examples, "sources": [s.to_dict() for s in self.sources]}
 
 
 IngestReport = SyncReport  # the former name, kept for one release

@@ -83,6 +83,25 @@ def test_vietnamese_typed_without_tone_marks_is_read_in_the_editions_spelling(sa
     assert top.chunk.section_id == "1.1.3" and top.chunk.language == "vi", top.citation.label()
 
 
+@pytest.mark.parametrize("question, section, before", [
+    ("Con tôi sắp vào tiểu học, tôi phải làm thủ tục gì với trường?", "5.1.1", "2.1.3"),
+    ("Mình bị sếp la mắng mỗi ngày trước mặt mọi người, mình nên hỏi ai?", "3.3.3", "12.2.2"),
+])
+def test_example_questions_draw_a_question_to_its_section(sample_kb, monkeypatch, question, section, before):
+    """The Vietnamese edition lacks chapters 3 and 5: through the sample's example questions
+    (data/guidebook/questions.jsonl) the section comes first; without them ``before`` did (measured)."""
+    import numpy as np
+
+    from index.questions import ExampleVectors
+
+    version = sample_kb._retriever.version
+    assert len(version.examples) > 1000
+    assert sample_kb.search(question, 5).hits[0].chunk.section_id == section
+    dim = version.manifest.dim
+    monkeypatch.setattr(version, "examples", ExampleVectors((), np.zeros(0, np.int32), np.zeros((0, dim), np.float32), ()))
+    assert sample_kb.search(question, 5).hits[0].chunk.section_id != section  # measured: ``before`` came first
+
+
 def test_an_english_question_finds_the_article_through_the_guidebook(sample_index, tmp_path, monkeypatch):
     """The Minimum Wage Act beside the sample: an English question searched in it alone is also read
     through the Japanese sentence of the best guidebook section, which puts Article 4 first;

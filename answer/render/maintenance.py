@@ -105,7 +105,8 @@ def sync_view(report: SyncReport, ui: str | None = None) -> Lines:
         out += para(f"chunks: {c.added} added, {c.removed} removed, {c.unchanged} unchanged; embedded "
                     f"{c.embedded} passages and {c.sentences_embedded} sentences (the rest from the cache)", width)
         good = sum(1 for s in report.sources if not s.error)
-        out += para(f"{report.chunks} chunks from {good} sources in {report.seconds:.1f} s "
+        asked = f"; {report.examples} example questions" if report.examples else ""
+        out += para(f"{report.chunks} chunks from {good} sources{asked} in {report.seconds:.1f} s "
                     f"({report.passages_per_second:.1f} texts/s embedded); version {report.version}", width)
         return out
 
