@@ -21,6 +21,7 @@ import numpy as np
 from index.cache import EmbeddingCache, embed_with_cache
 from index.embed import Embedder
 from ingest.questions import ExampleQuestion
+from kb.model import Progress
 
 FILE = "questions.npz"
 log = logging.getLogger("madoguchi.index")
@@ -58,7 +59,7 @@ class ExampleVectors:
 
 
 def build(examples: Sequence[ExampleQuestion], sections: set[str], embedder: Embedder,
-          cache: EmbeddingCache | None = None, progress=None) -> ExampleVectors:
+          cache: EmbeddingCache | None = None, progress: Progress | None = None) -> ExampleVectors:
     """Embed the examples of ``sections`` (the version's section ids) as queries."""
     kept = [q for q in examples if q.section in sections]
     if len(kept) < len(examples):
@@ -67,7 +68,8 @@ def build(examples: Sequence[ExampleQuestion], sections: set[str], embedder: Emb
                     len(examples) - len(kept), ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
     ids = tuple(sorted({q.section for q in kept}))
     at = {s: i for i, s in enumerate(ids)}
-    vectors, _ = embed_with_cache(embedder, [q.text for q in kept], cache, kind="query", progress=progress)
+    shown = (lambda _, done, total: progress("embed examples", done, total)) if progress else None
+    vectors, _ = embed_with_cache(embedder, [q.text for q in kept], cache, kind="query", progress=shown)
     return ExampleVectors(ids, np.array([at[q.section] for q in kept], dtype=np.int32),
                           vectors.reshape(len(kept), embedder.dim), tuple(q.language for q in kept))
 

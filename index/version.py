@@ -225,7 +225,7 @@ def write_version(staged: Path, documents: Sequence[Document], chunks: Sequence[
     readings.save(readings.build(chunks), staged)
     tones.save(tones.build(chunks), staged)
     sections = {c.section_id for c in chunks if numbered(c.section_id)}
-    asked = questions.build(examples, sections, embedder, cache)
+    asked = questions.build(examples, sections, embedder, cache, progress)
     questions.save(asked, staged)
     KeywordIndex.build(texts, cache=cache).save(staged / KEYWORD)
     KeywordIndex.build(texts, "bigram", cache=cache).save(staged / BIGRAM)

@@ -84,7 +84,10 @@ def test_sync_embeds_the_examples_of_the_indexed_sections_and_they_draw_the_ques
         {"section": "1.2", "language": "ja", "question": asked + "。どうすればいいですか"},
         {"section": "1.1.3", "language": "ja", "question": "財布をなくしました"},
         {"section": "9.9.9", "language": "ja", "question": "ない節"}), encoding="utf-8")
-    assert KnowledgeBase.sync([src], index=tmp_path / "idx").examples == 2
+    seen: dict[str, int] = {}
+    report = KnowledgeBase.sync([src], index=tmp_path / "idx",
+                                progress=lambda stage, n, _: seen.__setitem__(stage, seen.get(stage, 0) + n))
+    assert report.examples == 2 and seen["embed examples"] == 2
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         version = kb._retriever.version
         assert version.examples.sections == ("1.1.3", "1.2") and len(version.examples) == 2

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 from rich.console import Console
 
 LABELS = {"load": "Reading sources", "embed": "Embedding passages", "embed sentences": "Embedding sentences",
+          "embed examples": "Embedding example questions",
           "model": "Loading the embedding model (first use converts it: ~1 min)"}
 
 
