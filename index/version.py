@@ -30,7 +30,7 @@ from index.embed import Embedder
 from index.keyword import KeywordIndex
 from index import lexicon, questions, readings, tones
 from index.layout import IndexLayout
-from index.manifest import FIX, MANIFEST, VersionManifest
+from index.manifest import FIX, VersionManifest
 from index.sentences import SPANS_FILE, VECTORS_FILE, SentenceVectors, sentence_texts
 from index.store import ChunkStore, write_store
 from index.tokenize import ANALYZER, CJK_BIGRAM
@@ -41,8 +41,6 @@ from kb.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError,
 from kb.model import Chunk, Document, Progress, numbered, section_key
 
 CHUNKS, VECTORS, KEYWORD, BIGRAM = "chunks.sqlite", "vectors.faiss", "keyword", "keyword_bigram"
-FILES = (MANIFEST, CHUNKS, VECTORS, KEYWORD, BIGRAM, VECTORS_FILE, SPANS_FILE, lexicon.FILE, readings.FILE,
-         tones.FILE, questions.FILE)
 ANALYZERS = f"{ANALYZER}+{CJK_BIGRAM}"  # the keyword legs' analyzer versions, recorded in the manifest
 T = TypeVar("T")
 
