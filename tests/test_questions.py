@@ -94,12 +94,29 @@ def test_sync_embeds_the_examples_of_the_indexed_sections_and_they_draw_the_ques
         scored = kb._retriever.section_evidence(asked)
         feature = dict(zip(scored.keys, scored.features[:, FEATURES.index("asked")]))
         assert feature["1.2"] > 0 > feature["1.1.3"]
+    seen.clear()
+    KnowledgeBase.sync([src], index=tmp_path / "idx",
+                       progress=lambda stage, n, _: seen.__setitem__(stage, seen.get(stage, 0) + n))
+    assert "embed examples" not in seen  # the embedding cache keeps them
     (src / "questions.jsonl").unlink()
     assert KnowledgeBase.sync([src], index=tmp_path / "idx").examples == 0
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         assert len(kb._retriever.version.examples) == 0
         scored = kb._retriever.section_evidence(asked)
         assert not scored.features[:, FEATURES.index("asked")].any()
+
+
+def test_questions_are_embedded_as_queries_and_cached_apart_from_passages(tmp_path):
+    from index.cache import EmbeddingCache, embed_with_cache
+    from tests.fakes import FakeEmbedder
+
+    fake, cache = FakeEmbedder(), EmbeddingCache(tmp_path / "cache.sqlite")
+    embed_with_cache(fake, ["在留カード"], cache)
+    embed_with_cache(fake, ["在留カード"], cache, kind="query")
+    assert (fake.passage_calls, fake.query_calls) == (1, 1)  # a passage's vector is no question's
+    _, embedded = embed_with_cache(fake, ["在留カード"], cache, kind="query")
+    assert embedded == [] and fake.query_calls == 1
+    cache.close()
 
 
 def test_a_malformed_question_file_stops_the_sync_and_keeps_the_live_index(index, tmp_path):
