@@ -268,7 +268,8 @@ class KnowledgeBase:
             languages[s.language] = languages.get(s.language, 0) + s.chunks
         return Status(str(self.settings.index), version.path.name, m.model_id, m.dim, m.analyzer, m.chunks,
                       m.sentences, m.chunk_size, m.chunk_overlap, m.created, self.settings.fusion,
-                      self.settings.rerank_depth, languages, sources, disk_usage(self.settings.index, version.path))
+                      self.settings.rerank_depth, languages, sources, disk_usage(self.settings.index, version.path),
+                      len(version.examples))
 
     def evaluate(self, questions: str | Path, modes: Sequence[str] = ("dense", "keyword", "hybrid"), *,
                  abstention: bool = False, split: str | None = None, sources: Sequence[str] | None = None,

@@ -148,10 +148,11 @@ class Status:
     languages: dict[str, int]
     sources: tuple[SourceStatus, ...]
     disk: dict[str, int] = field(default_factory=dict)  # bytes: "version" (this one), "versions" (all), "cache"
+    examples: int = 0  # example questions (ingest.questions)
 
     def to_dict(self) -> dict[str, Any]:
         d = {f: getattr(self, f) for f in ("index", "version", "model", "dim", "analyzer", "chunks",
                                            "sentences", "chunk_size", "chunk_overlap", "created",
-                                           "fusion", "rerank_depth")}
+                                           "fusion", "rerank_depth", "examples")}
         return {**d, "languages": dict(self.languages), "disk": dict(self.disk),
                 "sources": [s.to_dict() for s in self.sources]}

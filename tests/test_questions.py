@@ -91,6 +91,7 @@ def test_sync_embeds_the_examples_of_the_indexed_sections_and_they_draw_the_ques
     with KnowledgeBase.open(tmp_path / "idx") as kb:
         version = kb._retriever.version
         assert version.examples.sections == ("1.1.3", "1.2") and len(version.examples) == 2
+        assert kb.status().examples == 2 and kb.status().to_dict()["examples"] == 2
         scored = kb._retriever.section_evidence(asked)
         feature = dict(zip(scored.keys, scored.features[:, FEATURES.index("asked")]))
         assert feature["1.2"] > 0 > feature["1.1.3"]

@@ -28,6 +28,7 @@ LABELS: dict[str, dict[str, str]] = {
         "edition_of": "{lang} edition",
         "index": "Index", "version": "version", "model": "Model", "content": "Content", "search": "Search", "disk": "Disk",
         "content_line": "{chunks} chunks, {sentences} sentences, {documents} documents, {editions} editions",
+        "examples_line": ", {examples} example questions",
         "search_line": "fusion {fusion}, re-ranking depth {depth}; chunks of {size} characters "
                        "(overlap {overlap}); built {created}",
         "editions": "Editions", "documents_n": "{n} documents", "chunks_n": "{n} chunks",
@@ -49,6 +50,7 @@ LABELS: dict[str, dict[str, str]] = {
         "edition_of": "{lang}版",
         "index": "インデックス", "version": "バージョン", "model": "モデル", "content": "内容", "search": "検索", "disk": "ディスク",
         "content_line": "チャンク {chunks}、文 {sentences}、文書 {documents}、版 {editions}",
+        "examples_line": "、質問例 {examples}",
         "search_line": "融合 {fusion}、再ランク {depth} 件、チャンク {size} 文字（重なり {overlap}）、作成 {created}",
         "editions": "版（言語）", "documents_n": "文書 {n}", "chunks_n": "チャンク {n}",
         "skipped_n": "索引にないページ {n}", "verbose_hint": "文書ごとの一覧：kb status --verbose",

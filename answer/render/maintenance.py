@@ -34,7 +34,8 @@ def status_view(status: Status, verbose: bool = False, ui: str | None = None) ->
             (label("index", lang), f"{status.index} ({label('version', lang)} {status.version})"),
             (label("model", lang), f"{status.model} ({status.dim}-d), {status.analyzer}"),
             (label("content", lang), label("content_line", lang, chunks=status.chunks, sentences=status.sentences,
-                                           documents=len(status.sources), editions=len(groups))),
+                                           documents=len(status.sources), editions=len(groups))
+                + (label("examples_line", lang, examples=status.examples) if status.examples else "")),
             (label("search", lang), label("search_line", lang, fusion=status.fusion, depth=status.rerank_depth, size=status.chunk_size,
                        overlap=status.chunk_overlap, created=status.created)),
             *([(label("disk", lang), ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in status.disk.items()))]
