@@ -71,7 +71,7 @@ def build(examples: Sequence[ExampleQuestion], sections: set[str], embedder: Emb
     shown = (lambda _, done, total: progress("embed examples", done, total)) if progress else None
     vectors, _ = embed_with_cache(embedder, [q.text for q in kept], cache, kind="query", progress=shown)
     return ExampleVectors(ids, np.array([at[q.section] for q in kept], dtype=np.int32),
-                          vectors.reshape(len(kept), embedder.dim), tuple(q.language for q in kept))
+                          vectors, tuple(q.language for q in kept))
 
 
 def save(examples: ExampleVectors, folder: Path) -> None:
